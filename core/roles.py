@@ -1,0 +1,55 @@
+"""The two staff roles and what each may do in the admin.
+
+Service agents work with customers, subscriptions, cancellation cases and the callback
+queue. Retention managers may do everything in Tack, configuration included.
+"""
+
+import contextlib
+
+from django.apps import apps as global_apps
+
+AGENTS = "Service agents"
+MANAGERS = "Retention managers"
+
+TACK_APPS = ("core", "subscriptions", "cancellations", "winback", "retention")
+
+AGENT_PERMISSIONS = {
+    "subscriptions": [
+        "view_customer",
+        "change_customer",
+        "view_plan",
+        "view_subscription",
+        "view_subscriptionevent",
+    ],
+    "cancellations": [
+        "view_cancellationcase",
+        "add_cancellationcase",
+        "change_cancellationcase",
+        "view_offer",
+        "log_exit_interview",
+        "view_callbackrequest",
+        "change_callbackrequest",
+    ],
+    "winback": ["view_lostcustomer", "view_outreach"],
+}
+
+
+def ensure_roles(apps=global_apps) -> None:
+    """Create both groups and give them their permissions (idempotent)."""
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+
+    managers, _ = Group.objects.get_or_create(name=MANAGERS)
+    managers.permissions.add(*Permission.objects.filter(content_type__app_label__in=TACK_APPS))
+
+    agents, _ = Group.objects.get_or_create(name=AGENTS)
+    for app_label, codenames in AGENT_PERMISSIONS.items():
+        agents.permissions.add(
+            *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
+        )
+
+
+def sync_roles_after_migrate(sender, apps=global_apps, **kwargs) -> None:
+    if sender.name == "core" or sender.name in TACK_APPS:
+        with contextlib.suppress(LookupError):  # auth is not migrated yet in this plan
+            ensure_roles(apps)

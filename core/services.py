@@ -1,0 +1,244 @@
+"""Platform writes: API keys, idempotent API answers and the outbound email outbox."""
+
+import hashlib
+import json
+import logging
+import secrets
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from core.enums import EmailStatus
+from core.models import ApiKey, IdempotencyRecord, OutboundEmail
+from core.tasking import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+API_KEY_PREFIX = "tack"
+
+
+def _hash_api_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(*, name: str, created_by=None) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret, which is shown once and never stored."""
+    prefix = secrets.token_hex(4)
+    raw_key = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    api_key = ApiKey.objects.create(
+        name=name, prefix=prefix, key_hash=_hash_api_key(raw_key), created_by=created_by
+    )
+    return api_key, raw_key
+
+
+def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
+    """The active key matching ``raw_key``; notes when it was last used (once a minute at most)."""
+    parts = raw_key.split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+        return None
+    api_key = ApiKey.objects.filter(prefix=parts[1], revoked_at=None).first()
+    if api_key is None or not secrets.compare_digest(api_key.key_hash, _hash_api_key(raw_key)):
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    return api_key
+
+
+# --- Idempotency -------------------------------------------------------------
+
+
+class IdempotencyConflict(Exception):
+    """The key was used before with a different request."""
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: Any
+    replayed: bool
+
+
+def request_fingerprint(*, method: str, path: str, body: Any) -> str:
+    canonical = json.dumps([method, path, body], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotent_call(
+    *,
+    api_key: ApiKey,
+    key: str,
+    fingerprint: str,
+    call: Callable[[], tuple[int, Any]],
+) -> StoredResponse:
+    """Run ``call`` once per (api key, idempotency key) and store its answer.
+
+    The record is inserted in the same transaction as the call's writes, so a concurrent
+    request with the same key waits on the unique index and then replays the stored answer;
+    a call that raises leaves no record, so the client may retry it.
+    """
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    api_key=api_key, key=key, fingerprint=fingerprint
+                )
+        except IntegrityError:
+            record = None
+        if record is None:
+            existing = IdempotencyRecord.objects.get(api_key=api_key, key=key)
+            if existing.fingerprint != fingerprint:
+                raise IdempotencyConflict
+            return StoredResponse(existing.response_status, existing.response_body, True)
+        status, body = call()
+        IdempotencyRecord.objects.filter(pk=record.pk).update(
+            response_status=status, response_body=body
+        )
+        return StoredResponse(status, body, False)
+
+
+def idempotency_records_purge(*, now=None) -> int:
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.TACK_IDEMPOTENCY_RETENTION_HOURS)
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+# --- Outbound email ----------------------------------------------------------
+
+
+@transaction.atomic
+def email_queue(
+    *,
+    dedupe_key: str,
+    kind: str,
+    to_email: str,
+    subject: str,
+    body_text: str,
+    body_html: str = "",
+    headers: dict[str, str] | None = None,
+    customer=None,
+) -> OutboundEmail:
+    """Write an email to the outbox (once per ``dedupe_key``) and send it after commit.
+
+    Side effects: one OutboundEmail row; a send task published after commit.
+    """
+    email, created = OutboundEmail.objects.get_or_create(
+        dedupe_key=dedupe_key,
+        defaults={
+            "kind": kind,
+            "customer": customer,
+            "to_email": to_email,
+            "from_email": settings.DEFAULT_FROM_EMAIL,
+            "subject": subject.strip().replace("\n", " "),
+            "body_text": body_text,
+            "body_html": body_html,
+            "headers": headers or {},
+            "enqueued_at": timezone.now(),
+        },
+    )
+    if created:
+        from core.tasks import send_outbound_email
+
+        enqueue_on_commit(send_outbound_email, email.pk)
+    return email
+
+
+def _retry_delay(attempts: int) -> timedelta:
+    return timedelta(minutes=min(2 ** (attempts - 1), 60))
+
+
+def email_send(*, email_id: int, connection=None) -> bool:
+    """Send one outbox email if it is due and nobody else has claimed it.
+
+    Returns True if this call sent it. A failure is recorded and retried with backoff
+    by the sweep, and marked failed after ``TACK_EMAIL_MAX_ATTEMPTS``.
+    """
+    now = timezone.now()
+    claimed = OutboundEmail.objects.filter(
+        pk=email_id, status=EmailStatus.PENDING, next_attempt_at__lte=now
+    ).update(status=EmailStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    if not claimed:
+        return False
+    email = OutboundEmail.objects.get(pk=email_id)
+    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(">") or "tack.local"
+    message = EmailMultiAlternatives(
+        subject=email.subject,
+        body=email.body_text,
+        from_email=email.from_email,
+        to=[email.to_email],
+        headers={"Message-ID": f"<tack-{email.pk}@{domain}>", **email.headers},
+        connection=connection,
+    )
+    if email.body_html:
+        message.attach_alternative(email.body_html, "text/html")
+    try:
+        message.send()
+    except (smtplib.SMTPException, OSError) as exc:
+        failed = email.attempts >= settings.TACK_EMAIL_MAX_ATTEMPTS
+        OutboundEmail.objects.filter(pk=email_id, status=EmailStatus.SENDING).update(
+            status=EmailStatus.FAILED if failed else EmailStatus.PENDING,
+            next_attempt_at=timezone.now() + _retry_delay(email.attempts),
+            enqueued_at=None,
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+        )
+        logger.warning("email %s attempt %s failed: %s", email_id, email.attempts, exc)
+        return False
+    OutboundEmail.objects.filter(pk=email_id, status=EmailStatus.SENDING).update(
+        status=EmailStatus.SENT, sent_at=timezone.now(), last_error=""
+    )
+    return True
+
+
+def email_retry(*, email_id: int) -> bool:
+    """Put a failed email back in the queue (a manager's "send again")."""
+    with transaction.atomic():
+        updated = OutboundEmail.objects.filter(pk=email_id, status=EmailStatus.FAILED).update(
+            status=EmailStatus.PENDING,
+            next_attempt_at=timezone.now(),
+            attempts=0,
+            enqueued_at=timezone.now(),
+        )
+        if updated:
+            from core.tasks import send_outbound_email
+
+            enqueue_on_commit(send_outbound_email, email_id)
+    return bool(updated)
+
+
+def email_sweep(*, batch_size: int = 500, now=None) -> list[int]:
+    """Re-enqueue due emails whose task was lost; release claims of crashed workers.
+
+    A claim older than the lease means the worker died before recording the outcome; the
+    email goes back to pending (at-least-once for that narrow window, exactly-once otherwise).
+    Rows enqueued recently are left alone so a backlog is not published twice.
+    """
+    now = now or timezone.now()
+    lease = timedelta(seconds=settings.TACK_EMAIL_LEASE_SECONDS)
+    OutboundEmail.objects.filter(status=EmailStatus.SENDING, claimed_at__lt=now - lease).update(
+        status=EmailStatus.PENDING, enqueued_at=None
+    )
+    requeue_after = now - timedelta(seconds=max(60, settings.TACK_EMAIL_LEASE_SECONDS // 2))
+    with transaction.atomic():
+        ids = list(
+            OutboundEmail.objects.select_for_update(skip_locked=True)
+            .filter(status=EmailStatus.PENDING, next_attempt_at__lte=now)
+            .filter(Q(enqueued_at=None) | Q(enqueued_at__lt=requeue_after))
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if ids:
+            OutboundEmail.objects.filter(pk__in=ids).update(enqueued_at=now)
+            from core.tasks import send_outbound_email
+
+            for email_id in ids:
+                enqueue_on_commit(send_outbound_email, email_id)
+    return ids

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `make run`: migrate, load demo data if the database is empty, and serve on 127.0.0.1:8000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  echo "Tack: no DATABASE_URL set — using the embedded SQLite database (db.sqlite3)."
+  echo "      For PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/tack make run"
+fi
+
+pids=()
+cleanup() { for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+
+if [ -n "${REDIS_URL:-}" ] && $PY -c "import redis,sys; redis.Redis.from_url('$REDIS_URL', socket_connect_timeout=1).ping()" 2>/dev/null; then
+  echo "Tack: Redis at $REDIS_URL answers — starting a Celery worker and beat."
+  START_WORKERS=1
+else
+  if [ -n "${REDIS_URL:-}" ]; then
+    echo "Tack: REDIS_URL is set but Redis does not answer — running tasks eagerly instead."
+  else
+    echo "Tack: no REDIS_URL set — Celery tasks run eagerly in the web process (no worker, no beat)."
+  fi
+  unset REDIS_URL
+  START_WORKERS=0
+fi
+
+$PY manage.py migrate --noinput
+$PY manage.py seed_demo --if-empty --customers "${DEMO_CUSTOMERS:-2000}"
+
+if [ "$START_WORKERS" = 1 ]; then
+  mkdir -p run
+  .venv/bin/celery -A config worker --loglevel=INFO --concurrency=2 >run/worker.log 2>&1 &
+  pids+=($!)
+  .venv/bin/celery -A config beat --loglevel=INFO --schedule=run/celerybeat-schedule >run/beat.log 2>&1 &
+  pids+=($!)
+  echo "Tack: worker and beat logs are in run/."
+fi
+
+echo "Tack: serving on http://127.0.0.1:8000 (admin: http://127.0.0.1:8000/admin/)"
+$PY manage.py runserver 127.0.0.1:8000

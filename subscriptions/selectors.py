@@ -1,0 +1,39 @@
+"""Reads over customers, plans and subscriptions."""
+
+from datetime import date
+
+from django.db.models import QuerySet
+
+from core.dates import whole_months_between
+from subscriptions.models import Customer, Plan, Subscription, SubscriptionEvent
+
+
+def customer_list() -> QuerySet[Customer]:
+    return Customer.objects.order_by("pk")
+
+
+def subscription_list() -> QuerySet[Subscription]:
+    return Subscription.objects.select_related("customer", "plan").order_by("pk")
+
+
+def subscription_ledger(*, subscription: Subscription) -> QuerySet[SubscriptionEvent]:
+    return subscription.events.select_related("actor").order_by("sequence")
+
+
+def tenure_months(*, customer: Customer, today: date) -> int:
+    return whole_months_between(customer.customer_since, today)
+
+
+def next_cheaper_plan(*, plan: Plan) -> Plan | None:
+    """The dearest active plan below ``plan`` with the same currency and contract length."""
+    return (
+        Plan.objects.filter(
+            active=True,
+            rank__lt=plan.rank,
+            monthly_price__lt=plan.monthly_price,
+            currency=plan.currency,
+            contract_months=plan.contract_months,
+        )
+        .order_by("-rank", "-monthly_price")
+        .first()
+    )

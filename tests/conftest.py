@@ -1,0 +1,99 @@
+import email
+import email.policy
+import socket
+
+import pytest
+from rest_framework.test import APIClient
+
+from core.services import api_key_create
+from tests.factories import make_agent, make_manager, make_user
+
+
+@pytest.fixture
+def agent(db):
+    return make_agent()
+
+
+@pytest.fixture
+def manager(db):
+    return make_manager()
+
+
+@pytest.fixture
+def outsider(db):
+    """Logged in, but not staff."""
+    return make_user("outsider", staff=False)
+
+
+@pytest.fixture
+def api_key(db):
+    _, raw_key = api_key_create(name="billing sync")
+    return raw_key
+
+
+@pytest.fixture
+def api(api_key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    return client
+
+
+@pytest.fixture
+def anonymous_api():
+    return APIClient()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class CapturingSMTPHandler:
+    """A real SMTP server's handler that keeps every message it accepts."""
+
+    def __init__(self):
+        self.messages = []
+        self.refuse = False
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            return "451 Try again later"
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """An aiosmtpd server on localhost; Django sends real SMTP to it."""
+    from aiosmtpd.controller import Controller
+
+    handler = CapturingSMTPHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = controller.port
+    settings.EMAIL_USE_TLS = False
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture
+def celery_worker():
+    """A real Celery worker (solo pool, in a thread) consuming from the test Redis."""
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    app.conf.task_always_eager = False
+    app.control.purge()
+    try:
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING"
+        ) as worker:
+            yield worker
+    finally:
+        app.conf.task_always_eager = True

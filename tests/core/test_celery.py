@@ -1,0 +1,59 @@
+import pytest
+from django.db import transaction
+
+from config.celery import app
+from core import services
+from core.enums import EmailStatus
+from core.models import OutboundEmail
+from tests.helpers import wait_until
+
+
+def test_celery_configuration_is_safe_for_redis():
+    conf = app.conf
+    assert conf.task_serializer == "json"
+    assert conf.result_serializer == "json"
+    assert conf.accept_content == ["json"]
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    visibility = conf.broker_transport_options["visibility_timeout"]
+    assert conf.task_time_limit < visibility
+    assert conf.task_soft_time_limit < conf.task_time_limit
+    assert conf.broker_url.startswith("redis://")
+    # Work due in the future is swept from the database, never parked in the broker.
+    assert {entry["task"] for entry in conf.beat_schedule.values()} >= {
+        "core.sweep_outbound_email",
+        "subscriptions.apply_due_changes",
+    }
+
+
+def test_tasks_are_autodiscovered():
+    assert {
+        "core.send_outbound_email",
+        "core.sweep_outbound_email",
+        "subscriptions.apply_due_changes",
+    } <= set(app.tasks)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_email_round_trip_through_real_worker_and_smtp(celery_worker, smtp_server):
+    with transaction.atomic():
+        email = services.email_queue(
+            dedupe_key="welcome-1",
+            kind="test",
+            to_email="astrid@example.com",
+            subject="Tack!",
+            body_text="Hej Astrid",
+            body_html="<p>Hej Astrid</p>",
+        )
+        # Nothing is published before the transaction commits.
+        assert OutboundEmail.objects.get(pk=email.pk).status == EmailStatus.PENDING
+
+    wait_until(lambda: OutboundEmail.objects.filter(pk=email.pk, status=EmailStatus.SENT).exists())
+    assert len(smtp_server.messages) == 1
+    message = smtp_server.messages[0]
+    assert (message["To"], message["Subject"]) == ("astrid@example.com", "Tack!")
+    assert message["Message-ID"].startswith(f"<tack-{email.pk}@")
+    parts = {part.get_content_type() for part in message.walk()}
+    assert {"text/plain", "text/html"} <= parts

@@ -1,0 +1,115 @@
+"""The project's set-up files agree with its settings."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def settings_env_names() -> set[str]:
+    source = (ROOT / "config" / "settings.py").read_text()
+    return set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', source))
+
+
+def test_compose_file_is_valid_against_the_compose_spec():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(ROOT / "docker-compose.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_services_and_variables_match_the_settings():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+
+    assert {"web", "worker", "beat", "db", "redis", "mail"} <= set(services)
+    assert services["db"]["image"].startswith("postgres:16")
+    assert services["redis"]["image"].startswith("redis:7")
+    assert "noeviction" in services["redis"]["command"]
+    known = settings_env_names()
+    for name in ("web", "worker", "beat"):
+        env = services[name]["environment"]
+        unknown = set(env) - known
+        assert not unknown, f"{name} sets variables the settings never read: {unknown}"
+        assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "EMAIL_HOST"} <= set(env)
+        for target in services[name].get("depends_on", {}):
+            assert target in services, f"{name} depends on unknown service {target}"
+    for service in services.values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if not source.startswith((".", "/")):
+                assert source in compose.get("volumes", {}), f"undeclared volume {source}"
+    # The hostnames in the URLs are compose services.
+    env = services["web"]["environment"]
+    assert re.search(r"@db:5432/", env["DATABASE_URL"])
+    assert "//redis:6379" in env["REDIS_URL"]
+    assert env["EMAIL_HOST"] in services
+
+
+def production_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SECRET"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_DEBUG="0",
+        SECRET_KEY="k3%x!long-random-production-secret-value-for-the-check-9f8e7d6c5b4a",
+        ALLOWED_HOSTS="tack.example.com",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/tack",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+    )
+    env.update(extra)
+    return env
+
+
+def test_deploy_check_is_clean_with_production_settings():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=production_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_secret_key():
+    env = production_env()
+    del env["SECRET_KEY"]
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.django_db
+def test_migrations_are_in_sync_with_models():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("makemigrations", "--check", "--dry-run", stdout=out)
+    assert "No changes detected" in out.getvalue()
