@@ -21,7 +21,9 @@ def main() -> None:
     started = time.monotonic()
     subprocess.run(
         [python, "manage.py", "seed_demo", f"--customers={customers}", "--flush", "--seed=1"],
-        cwd=ROOT, env=env, check=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
     )
     elapsed = time.monotonic() - started
     print(f"| seed_demo | {customers:,} subscriptions | {elapsed:.1f} s |")

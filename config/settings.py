@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
+    "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -152,6 +153,10 @@ CELERY_BEAT_SCHEDULE = {
     "core-sweep-outbound-email": {
         "task": "core.sweep_outbound_email",
         "schedule": timedelta(seconds=30),
+    },
+    "cancellations-abandon-stale-cases": {
+        "task": "cancellations.abandon_stale_cases",
+        "schedule": timedelta(minutes=15),
     },
     "core-purge-idempotency-records": {
         "task": "core.purge_idempotency_records",
@@ -275,6 +280,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "LocaleEnum": "subscriptions.enums.Locale",
+        "CallbackWindowEnum": "cancellations.enums.CallbackWindow",
+    },
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
@@ -293,6 +302,15 @@ TACK_DEFAULT_CURRENCY = env.str("TACK_DEFAULT_CURRENCY", default="SEK")
 # and how often a failing send is retried before it is marked failed.
 TACK_EMAIL_LEASE_SECONDS = env.int("TACK_EMAIL_LEASE_SECONDS", default=600)
 TACK_EMAIL_MAX_ATTEMPTS = env.int("TACK_EMAIL_MAX_ATTEMPTS", default=6)
+# The cancellation flow.
+TACK_CANCEL_LINK_MAX_AGE_DAYS = env.int("TACK_CANCEL_LINK_MAX_AGE_DAYS", default=7)
+TACK_CASE_ABANDON_HOURS = env.int("TACK_CASE_ABANDON_HOURS", default=24)
+# Economics guard: an offer may cost at most this share of the customer's expected
+# remaining value (monthly amount x TACK_EXPECTED_REMAINING_MONTHS).
+TACK_OFFER_MAX_COST_SHARE = env.float("TACK_OFFER_MAX_COST_SHARE", default=0.5)
+TACK_EXPECTED_REMAINING_MONTHS = env.int("TACK_EXPECTED_REMAINING_MONTHS", default=12)
+TACK_CALLBACK_COST = env.float("TACK_CALLBACK_COST", default=50.0)
+RATELIMIT_VIEW = "core.views.ratelimited"
 TACK_IDEMPOTENCY_RETENTION_HOURS = env.int("TACK_IDEMPOTENCY_RETENTION_HOURS", default=48)
 
 LOGGING = {

@@ -29,3 +29,5 @@ WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 # Worker threads in tests must not keep connections open past a task.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Every test client comes from 127.0.0.1; the rate-limit test switches this back on.
+RATELIMIT_ENABLE = False

@@ -10,11 +10,13 @@ admin.site.index_title = "Keep the customers who are about to leave, win back th
 
 api_v1 = [
     path("", include("subscriptions.urls_api")),
+    path("", include("cancellations.urls_api")),
 ]
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("cancel/", include("cancellations.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

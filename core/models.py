@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.utils import timezone
 
@@ -94,3 +95,14 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.to_email} ({self.status})"
+
+
+def history_user(request=None, **kwargs):
+    """The staff user behind a change, for django-simple-history.
+
+    API requests are authenticated by an API key, not a user, so they record none.
+    """
+    user = getattr(request, "user", None)
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return user if isinstance(user, get_user_model()) else None

@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 
 from core.dates import add_months, whole_months_between
+from demo.cases import seed_cases
 from demo.names import COUNTRY_BY_LOCALE, FIRST_NAMES, LAST_NAMES, PHONE_PREFIX_BY_LOCALE
 from demo.writer import next_id, reset_sequences, write_rows
 
@@ -45,6 +46,8 @@ class DemoContext:
     customers: int
     progress: Progress = _quiet
     counts: dict[str, int] = field(default_factory=dict)
+    # Cancellation cases to create once the subscriptions are written (see seed_cases).
+    case_plans: list[dict] = field(default_factory=list)
 
     @property
     def now(self) -> datetime:
@@ -139,6 +142,7 @@ def seed_customers_and_subscriptions(ctx: DemoContext, plan_ids: dict[str, int])
         )
 
         code, _name, price, _rank, _months = rng.choices(plans, PLAN_WEIGHTS)[0]
+        requested = target = None
         amount = price - 10 if tenure_days > 1500 and rng.random() < 0.3 else price
         period_end = add_months(created, whole_months_between(created.date(), today))
         while period_end <= now:
@@ -217,6 +221,7 @@ def seed_customers_and_subscriptions(ctx: DemoContext, plan_ids: dict[str, int])
             )
             event_id += 1
         if status == "paused":
+            paused_at = now - timedelta(days=rng.randrange(1, 20))
             sequence += 1
             events.append(
                 (
@@ -239,7 +244,7 @@ def seed_customers_and_subscriptions(ctx: DemoContext, plan_ids: dict[str, int])
                     None,
                     "",
                     "",
-                    now - timedelta(days=rng.randrange(1, 20)),
+                    paused_at,
                 )
             )
             event_id += 1
@@ -304,6 +309,83 @@ def seed_customers_and_subscriptions(ctx: DemoContext, plan_ids: dict[str, int])
                     )
                 )
                 event_id += 1
+        case_plan = {
+            "subscription": subscription_id,
+            "customer": customer_id,
+            "locale": locale,
+            "plan": plan_ids[code],
+            "amount": amount,
+            "tenure": tenure_days * 12 // 365,
+            "has_cheaper": bool(cheaper[code]),
+        }
+        if status == "paused":
+            ctx.case_plans.append(
+                {**case_plan, "outcome": "saved", "kind": "pause", "at": paused_at}
+            )
+        elif status in ("cancel_pending", "cancelled") and requested > now - timedelta(days=365):
+            ctx.case_plans.append(
+                {**case_plan, "outcome": "cancelled", "kind": "", "at": requested, "end": target}
+            )
+        elif status == "active" and sequence == 1 and tenure_days > 60:
+            roll = rng.random()
+            at = now - timedelta(
+                days=rng.randrange(1, min(365, tenure_days - 30)), minutes=rng.randrange(600)
+            )
+            pricier = [q for q in plans if q[3] == _rank + 1 and q[4] == _months]
+            if roll < 0.015 and pricier:
+                # Saved by a cheaper plan: the ledger shows the move down from the pricier one.
+                sequence += 1
+                events.append(
+                    (
+                        event_id,
+                        subscription_id,
+                        sequence,
+                        "plan_changed",
+                        "web",
+                        "customer",
+                        _json(_snapshot("active", pricier[0][0], pricier[0][2], period_end)),
+                        _json(_snapshot("active", code, amount, period_end)),
+                        None,
+                        "",
+                        "retention offer",
+                        at,
+                    )
+                )
+                event_id += 1
+                ctx.case_plans.append(
+                    {
+                        **case_plan,
+                        "outcome": "saved",
+                        "kind": "downgrade",
+                        "at": at,
+                        "saving": pricier[0][2] - amount,
+                        "has_cheaper": True,
+                    }
+                )
+            elif roll < 0.03 and tenure_days > 3 * 365 + 30:
+                sequence += 1
+                events.append(
+                    (
+                        event_id,
+                        subscription_id,
+                        sequence,
+                        "credit_granted",
+                        "web",
+                        "customer",
+                        _json(_snapshot("active", code, amount, period_end)),
+                        _json(_snapshot("active", code, amount, period_end)),
+                        amount,
+                        "SEK",
+                        "loyalty bonus",
+                        at,
+                    )
+                )
+                event_id += 1
+                ctx.case_plans.append(
+                    {**case_plan, "outcome": "saved", "kind": "loyalty_bonus", "at": at}
+                )
+            elif roll < 0.045:
+                ctx.case_plans.append({**case_plan, "outcome": "abandoned", "kind": "", "at": at})
         if len(customers) >= 20_000:
             flush()
             ctx.progress("customers and subscriptions", n + 1, ctx.customers)
@@ -376,6 +458,10 @@ def database_is_empty() -> bool:
 # Rows the demo creates (configuration such as plans, reasons and API keys is kept).
 DEMO_MODELS = [
     "core.OutboundEmail",
+    "cancellations.CallbackRequest",
+    "cancellations.CaseStep",
+    "cancellations.Offer",
+    "cancellations.CancellationCase",
     "subscriptions.SubscriptionEvent",
     "subscriptions.Subscription",
     "subscriptions.Customer",
@@ -391,6 +477,8 @@ def flush_demo_data() -> None:
         if connection.vendor == "postgresql":
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+            # Cases and their accepted offers point at each other: check at commit.
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         else:
             for table in tables:
                 cursor.execute(f"DELETE FROM {table}")
@@ -401,4 +489,5 @@ def seed(*, customers: int, seed: int, today: date, progress: Progress = _quiet)
     with transaction.atomic():
         plan_ids = seed_plans(ctx)
         seed_customers_and_subscriptions(ctx, plan_ids)
+        seed_cases(ctx)
     return ctx.counts

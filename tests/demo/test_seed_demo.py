@@ -68,3 +68,32 @@ def test_seed_demo_refuses_to_mix_with_existing_data():
         call_command("seed_demo", customers=5, seed=1)
     call_command("seed_demo", customers=5, seed=1, if_empty=True)
     assert Customer.objects.count() == 5
+
+
+def test_seed_demo_creates_a_year_of_cancellation_cases():
+    from cancellations.models import CancellationCase, Offer
+
+    call_command("seed_demo", customers=1500, seed=5, today=date(2026, 6, 1))
+    outcomes = dict(CancellationCase.objects.values_list("outcome").annotate(n=Count("pk")))
+    assert set(outcomes) == {"saved", "cancelled", "abandoned"}
+    assert outcomes["cancelled"] > outcomes["saved"] > 0
+    assert not CancellationCase.objects.filter(opened_at__date__lt=date(2025, 5, 31)).exists()
+    # Outcomes agree with the subscriptions and their ledger.
+    saved = CancellationCase.objects.filter(outcome="saved")
+    assert not saved.filter(accepted_offer__isnull=True).exists()
+    for kind, event in [
+        ("pause", "paused"),
+        ("downgrade", "plan_changed"),
+        ("loyalty_bonus", "credit_granted"),
+    ]:
+        cases = saved.filter(accepted_offer__kind=kind)
+        assert cases.exists(), kind
+        assert not cases.exclude(subscription__events__kind=event).exists(), kind
+    assert (
+        not CancellationCase.objects.filter(outcome="cancelled")
+        .exclude(subscription__status__in=["cancel_pending", "cancelled"])
+        .exists()
+    )
+    assert Offer.objects.filter(accepted_at__isnull=False).count() == saved.count()
+    # Every case has a timeline that starts with "opened".
+    assert not CancellationCase.objects.exclude(steps__kind="opened").exists()

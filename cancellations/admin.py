@@ -1,0 +1,170 @@
+from django.contrib import admin, messages
+from django.utils.html import format_html_join
+
+from cancellations import links
+from cancellations.models import (
+    CallbackRequest,
+    CancellationCase,
+    CaseStep,
+    ExitReason,
+    Offer,
+    OfferRule,
+)
+from subscriptions.admin import ReadOnlyAdminMixin, SubscriptionAdmin
+
+
+@admin.register(ExitReason)
+class ExitReasonAdmin(admin.ModelAdmin):
+    list_display = ["label_en", "code", "category", "default_churn_group", "order", "active"]
+    list_editable = ["order", "active"]
+    list_filter = ["active", "category", "default_churn_group"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "code",
+                    "category",
+                    "default_churn_group",
+                    "asks_competitor",
+                    "is_other",
+                    "order",
+                    "active",
+                ]
+            },
+        ),
+        ("Labels", {"fields": ["label_en", "label_sv", "label_da", "label_nb"]}),
+        (
+            "Follow-up question (optional)",
+            {"fields": ["prompt_en", "prompt_sv", "prompt_da", "prompt_nb"]},
+        ),
+    ]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # reasons are referenced by cases; deactivate instead
+
+
+@admin.register(OfferRule)
+class OfferRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "kind",
+        "priority",
+        "active",
+        "starts_on",
+        "ends_on",
+        "min_tenure_months",
+        "cooldown_months",
+    ]
+    list_editable = ["priority", "active"]
+    list_filter = ["active", "kind"]
+    filter_horizontal = ["reasons"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "reasons", "priority", "active"]}),
+        (
+            "Conditions",
+            {
+                "fields": [
+                    "starts_on",
+                    "ends_on",
+                    "min_tenure_months",
+                    "min_monthly_value",
+                    "requires_cheaper_plan",
+                    "cooldown_months",
+                    "max_cost_share",
+                ]
+            },
+        ),
+        (
+            "The offer",
+            {
+                "fields": [
+                    "pause_max_months",
+                    "discount_percent",
+                    "discount_months",
+                    "bonus_kind",
+                    "bonus_amount",
+                ],
+                "description": "Only the fields of the chosen kind are used.",
+            },
+        ),
+    ]
+
+
+class OfferInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Offer
+    fields = [
+        "position",
+        "kind",
+        "parameters",
+        "cost",
+        "rule",
+        "withdrawn",
+        "accepted_at",
+        "accepted_cost",
+        "options",
+    ]
+    extra = 0
+
+
+class CaseStepInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = CaseStep
+    fields = ["at", "kind", "actor_label", "data"]
+    verbose_name_plural = "Timeline"
+    extra = 0
+
+
+@admin.register(CancellationCase)
+class CancellationCaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "customer",
+        "subscription",
+        "channel",
+        "outcome",
+        "reason",
+        "opened_at",
+        "decided_at",
+        "actor",
+    ]
+    list_filter = ["outcome", "channel", "reason", ("opened_at", admin.DateFieldListFilter)]
+    list_select_related = ["customer", "subscription", "reason", "actor"]
+    search_fields = [
+        "=id",
+        "customer__name",
+        "customer__email",
+        "=subscription__external_id",
+        "=customer__external_id",
+    ]
+    date_hierarchy = "opened_at"
+    inlines = [OfferInline, CaseStepInline]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # cases change only through the services (web, API, phone interview)
+
+
+@admin.register(CallbackRequest)
+class CallbackRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["due_at", "window", "customer", "source", "status", "assigned_to", "attempts"]
+    list_filter = ["status", "source"]
+    list_select_related = ["customer", "assigned_to"]
+    search_fields = ["customer__name", "customer__phone", "=customer__external_id"]
+
+
+@admin.action(
+    description="Create cancel links for the selected subscriptions", permissions=["view"]
+)
+def create_cancel_links(modeladmin, request, queryset):
+    rows = [(*links.cancel_link(subscription=s), s.external_id) for s in queryset[:50]]
+    messages.info(
+        request,
+        format_html_join(
+            "",
+            "<div>{}: <code>{}</code> (valid until {})</div>",
+            ((external_id, url, f"{expires:%Y-%m-%d %H:%M}") for url, expires, external_id in rows),
+        ),
+    )
+
+
+SubscriptionAdmin.actions = [*(SubscriptionAdmin.actions or []), create_cancel_links]

@@ -1,0 +1,56 @@
+"""The signed links a customer follows: into the flow, and to undo a cancellation."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from cancellations.models import CancellationCase
+from core.links import LinkInvalid, absolute_url, make_token, read_token
+from subscriptions.models import Subscription
+
+UNDO_LINK_MAX_AGE = timedelta(days=400)  # the service checks the real deadline (the last day)
+
+
+def cancel_link_max_age() -> timedelta:
+    return timedelta(days=settings.TACK_CANCEL_LINK_MAX_AGE_DAYS)
+
+
+def cancel_link(*, subscription: Subscription) -> tuple[str, datetime]:
+    """An absolute cancel link for this subscription, and when it expires."""
+    token = make_token(purpose="cancel", payload={"s": subscription.pk})
+    url = absolute_url(reverse("cancellations:entry", args=[token]))
+    return url, timezone.now() + cancel_link_max_age()
+
+
+def subscription_from_cancel_token(token: str) -> Subscription:
+    payload = read_token(purpose="cancel", token=token, max_age=cancel_link_max_age())
+    subscription = (
+        Subscription.objects.select_related("customer", "plan").filter(pk=payload.get("s")).first()
+    )
+    if subscription is None:
+        raise LinkInvalid
+    return subscription
+
+
+def undo_path(*, case: CancellationCase) -> str:
+    token = make_token(purpose="undo", payload={"c": case.pk})
+    return reverse("cancellations:undo", args=[token])
+
+
+def undo_link(*, case: CancellationCase) -> str:
+    """The absolute undo link, for the receipt email."""
+    return absolute_url(undo_path(case=case))
+
+
+def case_from_undo_token(token: str) -> CancellationCase:
+    payload = read_token(purpose="undo", token=token, max_age=UNDO_LINK_MAX_AGE)
+    case = (
+        CancellationCase.objects.select_related("subscription", "customer", "subscription__plan")
+        .filter(pk=payload.get("c"))
+        .first()
+    )
+    if case is None:
+        raise LinkInvalid
+    return case

@@ -1,0 +1,343 @@
+"""The customer's cancellation flow: server-rendered, works without JavaScript.
+
+Every page is reached through a signed link that names one subscription; case and offer
+ids in forms are only looked up within that subscription.
+"""
+
+from datetime import timedelta
+from functools import wraps
+
+from django.conf import settings
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.decorators import ratelimit
+
+from cancellations import links, selectors, services
+from cancellations.enums import CallbackWindow, CaseOutcome, OfferKind
+from cancellations.models import CancellationCase, ExitReason
+from core.errors import TackError
+from core.links import LinkExpired, LinkInvalid
+from subscriptions.actors import Actor
+from subscriptions.enums import Channel, SubscriptionStatus
+
+LANGUAGE_CODES = [code for code, _ in settings.LANGUAGES]
+PUBLIC_RATE = "120/m"
+
+
+def _requested_language(request) -> str | None:
+    for candidate in (request.GET.get("lang"), request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)):
+        if candidate in LANGUAGE_CODES:
+            return candidate
+    return None
+
+
+def _with_language(request, language: str, render_page):
+    """Render in ``language``; remember an explicit switch (``?lang=``) in the cookie."""
+    with translation.override(language):
+        request.LANGUAGE_CODE = language
+        response = render_page()
+    response["Content-Language"] = language
+    if request.GET.get("lang") in LANGUAGE_CODES:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=60 * 60 * 24 * 365,
+            samesite="Lax",
+            secure=request.is_secure(),
+            httponly=True,
+        )
+    return response
+
+
+def link_problem(request, *, expired: bool):
+    language = _requested_language(request) or translation.get_language_from_request(request)
+    return _with_language(
+        request,
+        language if language in LANGUAGE_CODES else "en",
+        lambda: render(
+            request,
+            "cancellations/link_problem.html",
+            {"expired": expired},
+            status=410 if expired else 400,
+        ),
+    )
+
+
+def customer_page(view):
+    """Resolve the cancel token to its subscription and render in the customer's language."""
+
+    @wraps(view)
+    @never_cache
+    @ratelimit(key="ip", rate=PUBLIC_RATE, block=True)
+    def wrapper(request, token, *args, **kwargs):
+        try:
+            subscription = links.subscription_from_cancel_token(token)
+        except LinkExpired:
+            return link_problem(request, expired=True)
+        except LinkInvalid:
+            return link_problem(request, expired=False)
+        language = _requested_language(request) or subscription.customer.locale
+        if language not in LANGUAGE_CODES:
+            language = "en"
+        request.flow = {"token": token, "subscription": subscription, "language": language}
+        return _with_language(
+            request, language, lambda: view(request, subscription, *args, **kwargs)
+        )
+
+    return wrapper
+
+
+def _url(name: str, request) -> str:
+    return reverse(f"cancellations:{name}", args=[request.flow["token"]])
+
+
+def _redirect(name: str, request) -> HttpResponseRedirect:
+    return HttpResponseRedirect(_url(name, request), status=303)
+
+
+def _page(request, template: str, context: dict, status: int = 200):
+    subscription = request.flow["subscription"]
+    context = {
+        "subscription": subscription,
+        "customer": subscription.customer,
+        "token": request.flow["token"],
+        "languages": settings.LANGUAGES,
+        "current_path": request.path,
+        **context,
+    }
+    return render(request, template, context, status=status)
+
+
+def _actor() -> Actor:
+    return Actor.customer(Channel.WEB)
+
+
+def _ending_page(request, subscription):
+    """The subscription is already ending or ended: say so, and offer the undo if possible."""
+    case = selectors.latest_case_for(subscription=subscription)
+    undo_url = None
+    if (
+        subscription.status == SubscriptionStatus.CANCEL_PENDING
+        and case is not None
+        and case.outcome == CaseOutcome.CANCELLED
+        and case.withdrawn_at is None
+    ):
+        undo_url = links.undo_path(case=case)
+    return _page(request, "cancellations/already_ending.html", {"undo_url": undo_url})
+
+
+@require_GET
+@customer_page
+def entry(request, subscription):
+    """Thanks, then one click for why."""
+    if subscription.status in (SubscriptionStatus.CANCEL_PENDING, SubscriptionStatus.CANCELLED):
+        return _ending_page(request, subscription)
+    case = services.cancellation_start(
+        subscription=subscription, actor=_actor(), language=request.flow["language"]
+    )
+    if selectors.pending_callback(case=case) is not None:
+        return _redirect("done", request)
+    if case.reason_id and request.GET.get("change") is None:
+        return _redirect("offers", request)
+    return _page(
+        request,
+        "cancellations/entry.html",
+        {"case": case, "reasons": selectors.exit_reasons_in_order(case=case)},
+    )
+
+
+def _case_from_form(request, subscription) -> CancellationCase | None:
+    try:
+        case_id = int(request.POST.get("case", ""))
+    except ValueError:
+        return None
+    return CancellationCase.objects.filter(pk=case_id, subscription=subscription).first()
+
+
+def _bad_request(request, message):
+    return _page(request, "cancellations/problem.html", {"message": message}, status=400)
+
+
+@require_POST
+@customer_page
+def choose_reason(request, subscription):
+    case = _case_from_form(request, subscription)
+    if case is None:
+        return _redirect("entry", request)
+    try:
+        reason = ExitReason.objects.get(pk=int(request.POST.get("reason", "")), active=True)
+    except (ValueError, ExitReason.DoesNotExist):
+        return _bad_request(request, translation.gettext("Please choose one of the reasons shown."))
+    try:
+        services.cancellation_choose_reason(case=case, reason=reason, actor=_actor())
+    except services.CaseAlreadyDecided:
+        return _redirect("done", request)
+    except TackError as error:
+        return _bad_request(request, error.message)
+    return _redirect("offers", request)
+
+
+def _callback_days(today):
+    days, day = [], today + timedelta(days=1)
+    while len(days) < 5:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def _offers_page(request, subscription, case, *, error=None, status=200):
+    offers = list(selectors.current_offers(case=case))
+    return _page(
+        request,
+        "cancellations/offers.html",
+        {
+            "case": case,
+            "offers": offers,
+            "reason_prompt": case.reason.prompt_for(request.flow["language"])
+            if case.reason
+            else "",
+            "asks_competitor": bool(case.reason and case.reason.asks_competitor),
+            "pause_months": range(1, 4),
+            "callback_days": _callback_days(timezone.localdate()),
+            "callback_windows": CallbackWindow.choices,
+            "error": error,
+            "period_end": services.subscription_services.next_period_end(
+                subscription, now=timezone.now()
+            ),
+        },
+        status=status,
+    )
+
+
+@require_GET
+@customer_page
+def offers(request, subscription):
+    case = selectors.open_case_for(subscription=subscription)
+    if case is None or case.reason_id is None:
+        return _redirect("entry", request)
+    return _offers_page(request, subscription, case)
+
+
+@require_POST
+@customer_page
+def decide(request, subscription):
+    """Accept an offer or decline them all and cancel; always ends on the done page."""
+    case = _case_from_form(request, subscription)
+    if case is None:
+        return _redirect("entry", request)
+    choice = request.POST.get("choice", "")
+    text = request.POST.get("text", "")
+    try:
+        if choice == "decline":
+            services.cancellation_decline(case=case, actor=_actor(), text=text)
+        elif choice.startswith("offer-"):
+            offer_id = int(choice.removeprefix("offer-"))
+            competitor = request.POST.get("competitor", "")
+            if (text or competitor) and case.outcome == CaseOutcome.OPEN and case.reason:
+                services.cancellation_choose_reason(
+                    case=case, reason=case.reason, actor=_actor(), text=text, competitor=competitor
+                )
+            services.offer_accept(
+                case=case,
+                offer_id=offer_id,
+                actor=_actor(),
+                options={
+                    "months": request.POST.get(f"months-{offer_id}"),
+                    "day": request.POST.get("callback_day"),
+                    "window": request.POST.get("callback_window"),
+                },
+            )
+        else:
+            return _offers_page(
+                request,
+                subscription,
+                case,
+                error=translation.gettext("Please choose one of the options."),
+                status=400,
+            )
+    except services.CaseAlreadyDecided:
+        return _redirect("done", request)
+    except ValueError:
+        return _bad_request(request, translation.gettext("Please choose one of the options."))
+    except TackError as error:
+        case.refresh_from_db()
+        if case.outcome != CaseOutcome.OPEN:
+            return _redirect("done", request)
+        return _offers_page(request, subscription, case, error=error.message, status=400)
+    return _redirect("done", request)
+
+
+@require_GET
+@customer_page
+def done(request, subscription):
+    case = selectors.latest_case_for(subscription=subscription)
+    if case is None:
+        return _redirect("entry", request)
+    callback = selectors.pending_callback(case=case)
+    if case.outcome == CaseOutcome.OPEN and callback is None:
+        return _redirect("offers" if case.reason_id else "entry", request)
+    if case.outcome == CaseOutcome.ABANDONED:
+        return _redirect("entry", request)
+    template = {
+        CaseOutcome.SAVED: "cancellations/done_saved.html",
+        CaseOutcome.CANCELLED: "cancellations/done_cancelled.html",
+        CaseOutcome.OPEN: "cancellations/done_callback.html",
+    }[case.outcome]
+    return _page(
+        request,
+        template,
+        {
+            "case": case,
+            "offer": case.accepted_offer,
+            "callback": callback,
+            "undo_url": links.undo_path(case=case)
+            if case.outcome == CaseOutcome.CANCELLED and case.withdrawn_at is None
+            else None,
+            "OfferKind": OfferKind,
+        },
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate=PUBLIC_RATE, block=True)
+def undo(request, token):
+    """The link in the cancellation receipt: one click keeps the subscription."""
+    try:
+        case = links.case_from_undo_token(token)
+    except LinkExpired:
+        return link_problem(request, expired=True)
+    except LinkInvalid:
+        return link_problem(request, expired=False)
+    language = _requested_language(request) or case.language
+    context = {
+        "case": case,
+        "subscription": case.subscription,
+        "customer": case.customer,
+        "languages": settings.LANGUAGES,
+        "current_path": request.path,
+    }
+
+    def page():
+        if request.method == "POST":
+            try:
+                services.cancellation_withdraw(case=case, actor=Actor.customer(Channel.EMAIL))
+            except TackError as error:
+                return render(
+                    request,
+                    "cancellations/undo.html",
+                    {**context, "error": error.message},
+                    status=410,
+                )
+            case.refresh_from_db()
+            return render(request, "cancellations/undo.html", {**context, "withdrawn": True})
+        return render(
+            request, "cancellations/undo.html", {**context, "withdrawn": bool(case.withdrawn_at)}
+        )
+
+    return _with_language(request, language, page)
