@@ -18,8 +18,19 @@ from tests.factories import make_subscription
 pytestmark = pytest.mark.django_db
 
 
+_tokens: dict[int, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def fresh_tokens():
+    _tokens.clear()
+
+
 def token_for(subscription):
-    return make_token(purpose="cancel", payload={"s": subscription.pk})
+    """One token per subscription per test, so redirects can be compared exactly."""
+    if subscription.pk not in _tokens:
+        _tokens[subscription.pk] = make_token(purpose="cancel", payload={"s": subscription.pk})
+    return _tokens[subscription.pk]
 
 
 def url(name, subscription, **query):
@@ -196,12 +207,12 @@ def test_tampered_token_gets_a_friendly_400(client, subscription):
 def test_expired_token_gets_a_friendly_410(client, subscription, settings):
     settings.TACK_CANCEL_LINK_MAX_AGE_DAYS = 7
     with mock.patch("time.time", return_value=time.time() - 8 * 86400):
-        stale = token_for(subscription)
+        stale = make_token(purpose="cancel", payload={"s": subscription.pk})
     response = client.get(reverse("cancellations:entry", args=[stale]) + "?lang=en")
     assert response.status_code == 410
     assert "This link has expired" in response.content.decode()
     with mock.patch("time.time", return_value=time.time() - 6 * 86400):
-        recent = token_for(subscription)
+        recent = make_token(purpose="cancel", payload={"s": subscription.pk})
     assert client.get(reverse("cancellations:entry", args=[recent])).status_code == 200
 
 
