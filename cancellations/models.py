@@ -178,6 +178,13 @@ class CancellationCase(models.Model):
     notes = models.TextField(blank=True)
     call_duration_seconds = models.PositiveIntegerField(null=True, blank=True)
     follow_up_at = models.DateTimeField(null=True, blank=True)
+    submission_key = models.CharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="The phone interview form that created the case (a resubmit finds it).",
+    )
     history = HistoricalRecords(excluded_fields=["reason_order"], get_user=history_user)
 
     class Meta:
@@ -286,6 +293,7 @@ class CallbackRequest(models.Model):
         related_name="callbacks",
     )
     attempts = models.PositiveSmallIntegerField(default=0)
+    taken_at = models.DateTimeField(null=True, blank=True)
     outcome_note = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)

@@ -31,7 +31,7 @@ from core.dates import add_months
 from core.errors import ConflictError, TackError
 from subscriptions import services as subscription_services
 from subscriptions.actors import Actor
-from subscriptions.enums import SubscriptionStatus
+from subscriptions.enums import Channel, SubscriptionStatus
 from subscriptions.models import Plan, Subscription
 from subscriptions.selectors import tenure_months
 
@@ -417,3 +417,179 @@ def cases_abandon_stale(*, now: datetime | None = None, batch_size: int = 5000) 
                 for pk in ids
             )
         total += len(ids)
+
+
+# --- Phone exit interviews ---------------------------------------------------------
+
+INTERVIEW_OUTCOMES = ("saved", "cancelled", "cancelled_now", "follow_up")
+
+
+@transaction.atomic
+def phone_interview_log(
+    *,
+    subscription: Subscription,
+    agent,
+    reason: ExitReason,
+    outcome: str,
+    offer_kind: str = "",
+    options: dict | None = None,
+    notes: str = "",
+    churn_group: str = "",
+    competitor: str = "",
+    follow_up_at: datetime | None = None,
+    call_duration_seconds: int | None = None,
+    callback: CallbackRequest | None = None,
+    submission_key: str = "",
+    now: datetime | None = None,
+) -> CancellationCase:
+    """Record a phone exit interview through the same steps as the web flow.
+
+    The case (the subscription's open one, e.g. from a web "call me back", or a new one with
+    channel phone) gets the reason, the agent's churn-group judgment, notes and call duration;
+    the offers come from the same engine. ``outcome`` is one of INTERVIEW_OUTCOMES: saved
+    with the offer of ``offer_kind``, cancelled at period end or now, or a follow-up call
+    at ``follow_up_at`` (queued for the agent). A resubmitted form (same ``submission_key``)
+    returns the case it created. Side effects: those of the web flow's services, plus a
+    FOLLOW_UP step and queue item, and closing ``callback``.
+    """
+    now = now or timezone.now()
+    if outcome not in INTERVIEW_OUTCOMES:
+        raise CancellationInputError(_("Choose how the call ended."))
+    if outcome == "saved" and (not offer_kind or offer_kind == OfferKind.CALLBACK):
+        raise CancellationInputError(_("Choose the offer the customer accepted."))
+    if outcome == "follow_up" and (follow_up_at is None or follow_up_at <= now):
+        raise CancellationInputError(_("A follow-up needs a time in the future."))
+    # Lock the subscription first: a concurrent resubmit waits here, then finds the case.
+    Subscription.objects.select_for_update(of=("self",)).filter(pk=subscription.pk).first()
+    if submission_key:
+        existing = CancellationCase.objects.filter(submission_key=submission_key).first()
+        if existing is not None:
+            return existing
+    actor = Actor.staff(agent, channel=Channel.PHONE)
+    case = cancellation_start(subscription=subscription, actor=actor, now=now)
+    case = cancellation_choose_reason(
+        case=case, reason=reason, actor=actor, text=notes, competitor=competitor, now=now
+    )
+    case.actor = agent
+    case.churn_group = churn_group or case.churn_group
+    case.notes = "\n\n".join(filter(None, [case.notes, _clean_text(notes)]))
+    case.call_duration_seconds = call_duration_seconds
+    case.submission_key = submission_key or None
+    case.save()
+    if outcome == "saved":
+        offer = selectors.current_offers(case=case).filter(kind=offer_kind).first()
+        if offer is None:
+            raise CancellationInputError(
+                _("That offer is not available for this customer and reason.")
+            )
+        offer_accept(case=case, offer_id=offer.pk, actor=actor, options=options, now=now)
+    elif outcome in ("cancelled", "cancelled_now"):
+        cancellation_decline(
+            case=case, actor=actor, immediately=outcome == "cancelled_now", now=now
+        )
+    else:
+        case.follow_up_at = follow_up_at
+        case.save(update_fields=["follow_up_at"])
+        _step(case, CaseStepKind.FOLLOW_UP, actor, now, due_at=follow_up_at.isoformat())
+        CallbackRequest.objects.create(
+            customer=case.customer,
+            subscription=case.subscription,
+            case=case,
+            source=CallbackSource.FOLLOW_UP,
+            due_at=follow_up_at,
+            reason=f"Follow-up: {reason.label_en}",
+            hints=case.notes[:2000],
+            assigned_to=agent,
+        )
+    if callback is not None:
+        callback_close(callback=callback, agent=agent, note=outcome, now=now)
+    case.refresh_from_db()
+    return case
+
+
+# --- The callback queue --------------------------------------------------------------
+
+CALLBACK_MAX_ATTEMPTS = 3
+CALLBACK_RETRY_AFTER = timedelta(hours=2)
+
+
+def _lock_callback(callback: CallbackRequest) -> CallbackRequest:
+    return CallbackRequest.objects.select_for_update().get(pk=callback.pk)
+
+
+@transaction.atomic
+def callback_take_next(*, agent, now: datetime | None = None) -> CallbackRequest | None:
+    """Hand the agent the next due call: their own in-progress one first, else the earliest
+    due item that is unassigned or assigned to them. Two agents clicking at once never get
+    the same item (rows being taken are skipped, not waited for).
+    """
+    now = now or timezone.now()
+    mine = CallbackRequest.objects.filter(
+        assigned_to=agent, status=CallbackStatus.IN_PROGRESS
+    ).first()
+    if mine is not None:
+        return mine
+    item = (
+        CallbackRequest.objects.select_for_update(skip_locked=True)
+        .filter(status=CallbackStatus.OPEN, due_at__lte=now)
+        .filter(Q(assigned_to__isnull=True) | Q(assigned_to=agent))
+        .order_by("due_at", "pk")
+        .first()
+    )
+    if item is None:
+        return None
+    item.status = CallbackStatus.IN_PROGRESS
+    item.assigned_to = agent
+    item.attempts += 1
+    item.taken_at = now
+    item.save(update_fields=["status", "assigned_to", "attempts", "taken_at"])
+    return item
+
+
+@transaction.atomic
+def callback_assign(*, callback: CallbackRequest, to, by) -> CallbackRequest:
+    """Give an open item to an agent (an agent assigns to themselves, a manager to anyone)."""
+    callback = _lock_callback(callback)
+    if callback.status not in (CallbackStatus.OPEN, CallbackStatus.IN_PROGRESS):
+        raise CancellationError(_("This call is already closed."))
+    callback.assigned_to = to
+    callback.save(update_fields=["assigned_to"])
+    return callback
+
+
+@transaction.atomic
+def callback_no_answer(
+    *, callback: CallbackRequest, agent, now: datetime | None = None
+) -> CallbackRequest:
+    """Nobody answered: try again later, or give up after CALLBACK_MAX_ATTEMPTS attempts."""
+    now = now or timezone.now()
+    callback = _lock_callback(callback)
+    if callback.status not in (CallbackStatus.OPEN, CallbackStatus.IN_PROGRESS):
+        raise CancellationError(_("This call is already closed."))
+    attempts = max(callback.attempts, 1)
+    if attempts >= CALLBACK_MAX_ATTEMPTS:
+        callback.status = CallbackStatus.NO_ANSWER
+        callback.closed_at = now
+    else:
+        callback.status = CallbackStatus.OPEN
+        callback.due_at = now + CALLBACK_RETRY_AFTER
+    callback.attempts = attempts
+    callback.outcome_note = f"No answer ({attempts})"
+    callback.save()
+    return callback
+
+
+@transaction.atomic
+def callback_close(
+    *, callback: CallbackRequest, agent, note: str = "", now: datetime | None = None
+) -> CallbackRequest:
+    """The call took place. Closing a closed item changes nothing."""
+    callback = _lock_callback(callback)
+    if callback.status in (CallbackStatus.DONE, CallbackStatus.NO_ANSWER):
+        return callback
+    callback.status = CallbackStatus.DONE
+    callback.closed_at = now or timezone.now()
+    callback.assigned_to = callback.assigned_to or agent
+    callback.outcome_note = note[:500]
+    callback.save()
+    return callback

@@ -28,6 +28,11 @@ else
 fi
 
 $PY manage.py migrate --noinput
+if command -v msgfmt >/dev/null 2>&1; then
+  $PY manage.py compilemessages --ignore=.venv -v 0
+else
+  echo "Tack: GNU gettext not found — using the compiled translations in locale/."
+fi
 $PY manage.py seed_demo --if-empty --customers "${DEMO_CUSTOMERS:-2000}"
 
 if [ "$START_WORKERS" = 1 ]; then

@@ -80,7 +80,13 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "=customer__external_id",
     ]
     list_select_related = ["customer", "plan"]
+    ordering = ["external_id"]
     inlines = [EventInline]
+
+    def get_queryset(self, request):
+        # The label (and the autocomplete's) names the customer and the plan.
+        return super().get_queryset(request).select_related("customer", "plan")
+
     show_full_result_count = False
     raw_id_fields = ["customer"]
 
@@ -89,6 +95,6 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class SubscriptionEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "subscription", "kind", "channel", "actor_label", "amount"]
     list_filter = ["kind", "channel"]
-    list_select_related = ["subscription"]
+    list_select_related = ["subscription__customer", "subscription__plan"]
     date_hierarchy = "created_at"
     show_full_result_count = False

@@ -107,7 +107,10 @@ class Subscription(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.external_id} · {self.plan.name} · {self.get_status_display()}"
+        return (
+            f"{self.customer.name} · {self.external_id} · {self.plan.name} · "
+            f"{self.get_status_display()}"
+        )
 
 
 class SubscriptionEvent(models.Model):
