@@ -2,7 +2,6 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -14,7 +13,7 @@ from cancellations.forms import FindSubscriptionForm, InterviewForm
 from cancellations.models import CallbackRequest, ExitReason
 from core.errors import TackError
 from subscriptions.models import Subscription
-from subscriptions.selectors import tenure_months
+from subscriptions.selectors import subscription_search, tenure_months
 
 SEARCH_LIMIT = 25
 
@@ -22,22 +21,6 @@ SEARCH_LIMIT = 25
 def _require(request, permission: str) -> None:
     if not request.user.has_perm(permission):
         raise PermissionDenied
-
-
-def _search(query: str):
-    query = query.strip()
-    if not query:
-        return []
-    matches = Q(external_id=query) | Q(customer__external_id=query)
-    matches |= Q(customer__email__iexact=query) | Q(customer__name__icontains=query)
-    digits = "".join(ch for ch in query if ch.isdigit() or ch == "+")
-    if len(digits) >= 5:
-        matches |= Q(customer__phone__contains=digits)
-    return list(
-        Subscription.objects.filter(matches)
-        .select_related("customer", "plan")
-        .order_by("customer__name", "external_id")[:SEARCH_LIMIT]
-    )
 
 
 def _subscription_from_query(request):
@@ -144,7 +127,7 @@ def interview(request, admin_site, model_admin):
 
     subscription, callback = _subscription_from_query(request)
     context["find_form"] = FindSubscriptionForm(initial={"subscription": subscription})
-    context["results"] = _search(context["query"])
+    context["results"] = subscription_search(query=context["query"], limit=SEARCH_LIMIT)
     if request.GET.get("customer") and subscription is None:
         context["results"] = list(
             Subscription.objects.filter(customer_id=request.GET["customer"]).select_related(

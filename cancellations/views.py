@@ -67,6 +67,16 @@ def link_problem(request, *, expired: bool):
     )
 
 
+def _from_token(request, read, token: str):
+    """(the object the token names, None) or (None, the friendly 400/410 page)."""
+    try:
+        return read(token), None
+    except LinkExpired:
+        return None, link_problem(request, expired=True)
+    except LinkInvalid:
+        return None, link_problem(request, expired=False)
+
+
 def customer_page(view):
     """Resolve the cancel token to its subscription and render in the customer's language."""
 
@@ -74,12 +84,9 @@ def customer_page(view):
     @never_cache
     @ratelimit(key="ip", rate=PUBLIC_RATE, block=True)
     def wrapper(request, token, *args, **kwargs):
-        try:
-            subscription = links.subscription_from_cancel_token(token)
-        except LinkExpired:
-            return link_problem(request, expired=True)
-        except LinkInvalid:
-            return link_problem(request, expired=False)
+        subscription, problem = _from_token(request, links.subscription_from_cancel_token, token)
+        if problem is not None:
+            return problem
         language = _requested_language(request) or subscription.customer.locale
         if language not in LANGUAGE_CODES:
             language = "en"
@@ -308,12 +315,9 @@ def done(request, subscription):
 @ratelimit(key="ip", rate=PUBLIC_RATE, block=True)
 def undo(request, token):
     """The link in the cancellation receipt: one click keeps the subscription."""
-    try:
-        case = links.case_from_undo_token(token)
-    except LinkExpired:
-        return link_problem(request, expired=True)
-    except LinkInvalid:
-        return link_problem(request, expired=False)
+    case, problem = _from_token(request, links.case_from_undo_token, token)
+    if problem is not None:
+        return problem
     language = _requested_language(request) or case.language
     context = {
         "case": case,

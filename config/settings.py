@@ -4,6 +4,8 @@ Development defaults are safe and convenient (SQLite, eager tasks); production
 (``DJANGO_DEBUG=0``) refuses to start without a real ``SECRET_KEY``.
 """
 
+import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +20,14 @@ env = environ.Env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
+# Management commands that only read the code (no request is served, nothing is signed)
+# may run without a key, so a bare checkout can run `makemigrations --check`.
+OFFLINE_COMMANDS = {"makemigrations", "makemessages", "compilemessages", "help"}
+_command = sys.argv[1] if Path(sys.argv[0]).name == "manage.py" and len(sys.argv) > 1 else ""
+
 SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY and not DEBUG and _command in OFFLINE_COMMANDS:
+    SECRET_KEY = secrets.token_urlsafe(50)  # used for nothing; gone with the process
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(

@@ -9,7 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from cancellations.defaults import RULES
-from demo.writer import next_id, reset_sequences, write_rows
+from demo.writer import json_text, next_id, reset_sequences, write_rows
 
 REASON_WEIGHTS = {
     "price": 22,
@@ -132,7 +132,7 @@ def seed_cases(ctx) -> None:
 
     def step(case, kind, at, **data):
         nonlocal step_id
-        steps.append((step_id, case, kind, at, "customer", _dumps(data)))
+        steps.append((step_id, case, kind, at, "customer", json_text(data)))
         step_id += 1
 
     for plan in ctx.case_plans:
@@ -160,7 +160,7 @@ def seed_cases(ctx) -> None:
                     rule_ids.get(rule_name),
                     offer_kind,
                     position,
-                    _dumps(parameters),
+                    json_text(parameters),
                     cost,
                     reason_at,
                     False,
@@ -187,7 +187,7 @@ def seed_cases(ctx) -> None:
                 rng.choice(TEXTS.get(reason, [""])) if chose else "",
                 competitor,
                 "",  # the churn group is an agent's judgment; none on the web
-                _dumps(rng.sample(shuffled, len(shuffled))),
+                json_text(rng.sample(shuffled, len(shuffled))),
                 plan["plan"],
                 plan["amount"],
                 "SEK",
@@ -209,9 +209,3 @@ def seed_cases(ctx) -> None:
         "cancellations_cancellationcase", "cancellations_offer", "cancellations_casestep"
     )
     ctx.counts["cancellation cases"] = case_id - first_case
-
-
-def _dumps(value) -> str:
-    import json
-
-    return json.dumps(value, separators=(",", ":"))

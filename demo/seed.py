@@ -4,7 +4,6 @@ Everything is generated in memory from one ``random.Random(seed)`` and loaded wi
 so a million subscriptions take minutes, not hours.
 """
 
-import json
 import random
 import unicodedata
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from django.db import connection, transaction
 from core.dates import add_months, whole_months_between
 from demo.cases import seed_cases
 from demo.names import COUNTRY_BY_LOCALE, FIRST_NAMES, LAST_NAMES, PHONE_PREFIX_BY_LOCALE
-from demo.writer import next_id, reset_sequences, write_rows
+from demo.writer import json_text, next_id, reset_sequences, write_rows
 
 PLANS = [
     # code, name, monthly price (SEK), rank, contract months
@@ -57,10 +56,6 @@ class DemoContext:
 def _ascii(text: str) -> str:
     text = text.replace("ø", "o").replace("æ", "ae").replace("Ø", "O").replace("Æ", "Ae")
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-
-
-def _json(value: dict) -> str:
-    return json.dumps(value, separators=(",", ":"))
 
 
 def _snapshot(status, plan_code, amount, period_end, **extra) -> dict:
@@ -191,7 +186,7 @@ def seed_customers_and_subscriptions(ctx: DemoContext, plan_ids: dict[str, int])
                 "import",
                 "import",
                 "{}",
-                _json(_snapshot("active", code, amount, add_months(created, 1))),
+                json_text(_snapshot("active", code, amount, add_months(created, 1))),
                 None,
                 "",
                 "",
@@ -211,8 +206,8 @@ def seed_customers_and_subscriptions(ctx: DemoContext, plan_ids: dict[str, int])
                     "plan_changed",
                     "web",
                     "customer",
-                    _json(_snapshot("active", old[0], old[2], period_end)),
-                    _json(_snapshot("active", code, amount, period_end)),
+                    json_text(_snapshot("active", old[0], old[2], period_end)),
+                    json_text(_snapshot("active", code, amount, period_end)),
                     None,
                     "",
                     "",
@@ -231,8 +226,8 @@ def seed_customers_and_subscriptions(ctx: DemoContext, plan_ids: dict[str, int])
                     "paused",
                     "web",
                     "customer",
-                    _json(_snapshot("active", code, amount, period_end)),
-                    _json(
+                    json_text(_snapshot("active", code, amount, period_end)),
+                    json_text(
                         _snapshot(
                             "paused",
                             code,
@@ -261,8 +256,8 @@ def seed_customers_and_subscriptions(ctx: DemoContext, plan_ids: dict[str, int])
                     "cancel_requested",
                     "web",
                     "customer",
-                    _json(_snapshot("active", code, amount, period_end)),
-                    _json(
+                    json_text(_snapshot("active", code, amount, period_end)),
+                    json_text(
                         _snapshot(
                             "cancel_pending", code, amount, period_end, cancel_at=target.isoformat()
                         )
@@ -284,7 +279,7 @@ def seed_customers_and_subscriptions(ctx: DemoContext, plan_ids: dict[str, int])
                         "cancelled",
                         "system",
                         "scheduler",
-                        _json(
+                        json_text(
                             _snapshot(
                                 "cancel_pending",
                                 code,
@@ -293,7 +288,7 @@ def seed_customers_and_subscriptions(ctx: DemoContext, plan_ids: dict[str, int])
                                 cancel_at=target.isoformat(),
                             )
                         ),
-                        _json(
+                        json_text(
                             _snapshot(
                                 "cancelled",
                                 code,
@@ -343,8 +338,8 @@ def seed_customers_and_subscriptions(ctx: DemoContext, plan_ids: dict[str, int])
                         "plan_changed",
                         "web",
                         "customer",
-                        _json(_snapshot("active", pricier[0][0], pricier[0][2], period_end)),
-                        _json(_snapshot("active", code, amount, period_end)),
+                        json_text(_snapshot("active", pricier[0][0], pricier[0][2], period_end)),
+                        json_text(_snapshot("active", code, amount, period_end)),
                         None,
                         "",
                         "retention offer",
@@ -372,8 +367,8 @@ def seed_customers_and_subscriptions(ctx: DemoContext, plan_ids: dict[str, int])
                         "credit_granted",
                         "web",
                         "customer",
-                        _json(_snapshot("active", code, amount, period_end)),
-                        _json(_snapshot("active", code, amount, period_end)),
+                        json_text(_snapshot("active", code, amount, period_end)),
+                        json_text(_snapshot("active", code, amount, period_end)),
                         amount,
                         "SEK",
                         "loyalty bonus",

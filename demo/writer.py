@@ -1,6 +1,7 @@
 """Fast bulk loading for demo data: COPY on PostgreSQL, executemany elsewhere."""
 
 import io
+import json
 from collections.abc import Iterable, Sequence
 
 from django.db import connection
@@ -76,3 +77,8 @@ def next_id(table: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")
         return cursor.fetchone()[0]
+
+
+def json_text(value) -> str:
+    """Compact JSON for a jsonb column."""
+    return json.dumps(value, separators=(",", ":"))

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from core.dates import whole_months_between
 from subscriptions.models import Customer, Plan, Subscription, SubscriptionEvent
@@ -36,4 +36,21 @@ def next_cheaper_plan(*, plan: Plan) -> Plan | None:
         )
         .order_by("-rank", "-monthly_price")
         .first()
+    )
+
+
+def subscription_search(*, query: str, limit: int = 25) -> list[Subscription]:
+    """Subscriptions matching one search box: name, email, phone, customer or subscription id."""
+    query = query.strip()
+    if not query:
+        return []
+    matches = Q(external_id=query) | Q(customer__external_id=query)
+    matches |= Q(customer__email__iexact=query) | Q(customer__name__icontains=query)
+    digits = "".join(ch for ch in query if ch.isdigit() or ch == "+")
+    if len(digits) >= 5:
+        matches |= Q(customer__phone__contains=digits)
+    return list(
+        Subscription.objects.filter(matches)
+        .select_related("customer", "plan")
+        .order_by("customer__name", "external_id")[:limit]
     )
