@@ -5,7 +5,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from cancellations import admin_views, links, services
-from cancellations.enums import CallbackStatus
+from cancellations.enums import CallbackSource, CallbackStatus
 from cancellations.models import (
     CallbackRequest,
     CancellationCase,
@@ -256,7 +256,10 @@ class CallbackRequestAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     def log_outcome(self, obj):
         if obj.status not in (CallbackStatus.OPEN, CallbackStatus.IN_PROGRESS):
             return ""
-        url = reverse("admin:cancellations_interview") + f"?callback={obj.pk}"
+        if obj.source == CallbackSource.WINBACK:
+            url = reverse("admin:winback_outreach_call_for_callback", args=[obj.pk])
+        else:
+            url = reverse("admin:cancellations_interview") + f"?callback={obj.pk}"
         return format_html('<a href="{}">Log the call</a>', url)
 
     def get_urls(self):

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cancellations import selectors, services
+from cancellations.enums import CallbackSource
 from cancellations.forms import FindSubscriptionForm, InterviewForm
 from cancellations.models import CallbackRequest, ExitReason
 from core.errors import TackError
@@ -156,4 +157,9 @@ def take_next(request, admin_site, model_admin):
         messages.info(request, "Nothing is due right now.")
         return HttpResponseRedirect(reverse("admin:cancellations_callbackrequest_changelist"))
     messages.success(request, f"Your call: {item.customer} ({item.reason or item.source}).")
+    if item.source == CallbackSource.WINBACK:
+        # A former customer: the win-back call page, not an exit interview.
+        return HttpResponseRedirect(
+            reverse("admin:winback_outreach_call_for_callback", args=[item.pk])
+        )
     return HttpResponseRedirect(reverse("admin:cancellations_interview") + f"?callback={item.pk}")

@@ -9,7 +9,7 @@ REASONS = [
     (
         "moving",
         "life_change",
-        "pulled_away",
+        "self_switcher",
         False,
         ("I am moving", "Jag flyttar", "Jeg flytter", "Jeg flytter"),
         (
@@ -22,7 +22,7 @@ REASONS = [
     (
         "illness",
         "life_change",
-        "pulled_away",
+        "self_switcher",
         False,
         ("Illness or health", "Sjukdom eller hälsa", "Sygdom eller helbred", "Sykdom eller helse"),
         ("", "", "", ""),
@@ -30,7 +30,7 @@ REASONS = [
     (
         "lost_job",
         "life_change",
-        "pulled_away",
+        "self_switcher",
         False,
         (
             "I have lost my job",
@@ -43,7 +43,7 @@ REASONS = [
     (
         "family_change",
         "life_change",
-        "pulled_away",
+        "self_switcher",
         False,
         (
             "A change in my family",
@@ -56,7 +56,7 @@ REASONS = [
     (
         "new_job",
         "life_change",
-        "pulled_away",
+        "self_switcher",
         False,
         (
             "A new job or less time",
@@ -69,7 +69,7 @@ REASONS = [
     (
         "price",
         "price",
-        "self_switcher",
+        "",
         False,
         (
             "It costs too much",
@@ -100,7 +100,7 @@ REASONS = [
     (
         "competitor_features",
         "competitor_features",
-        "bought_away",
+        "pulled_away",
         True,
         (
             "Another company suits me better",
@@ -162,7 +162,7 @@ REASONS = [
     (
         "no_need",
         "no_need",
-        "pulled_away",
+        "self_switcher",
         False,
         (
             "I no longer need it",

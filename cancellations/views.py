@@ -19,62 +19,16 @@ from django_ratelimit.decorators import ratelimit
 from cancellations import links, selectors, services
 from cancellations.enums import CallbackWindow, CaseOutcome, OfferKind
 from cancellations.models import CancellationCase, ExitReason
+from core.customer_pages import (
+    LANGUAGE_CODES,
+    PUBLIC_RATE,
+    from_token,
+    requested_language,
+    with_language,
+)
 from core.errors import TackError
-from core.links import LinkExpired, LinkInvalid
 from subscriptions.actors import Actor
 from subscriptions.enums import Channel, SubscriptionStatus
-
-LANGUAGE_CODES = [code for code, _ in settings.LANGUAGES]
-PUBLIC_RATE = "120/m"
-
-
-def _requested_language(request) -> str | None:
-    for candidate in (request.GET.get("lang"), request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)):
-        if candidate in LANGUAGE_CODES:
-            return candidate
-    return None
-
-
-def _with_language(request, language: str, render_page):
-    """Render in ``language``; remember an explicit switch (``?lang=``) in the cookie."""
-    with translation.override(language):
-        request.LANGUAGE_CODE = language
-        response = render_page()
-    response["Content-Language"] = language
-    if request.GET.get("lang") in LANGUAGE_CODES:
-        response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME,
-            language,
-            max_age=60 * 60 * 24 * 365,
-            samesite="Lax",
-            secure=request.is_secure(),
-            httponly=True,
-        )
-    return response
-
-
-def link_problem(request, *, expired: bool):
-    language = _requested_language(request) or translation.get_language_from_request(request)
-    return _with_language(
-        request,
-        language if language in LANGUAGE_CODES else "en",
-        lambda: render(
-            request,
-            "cancellations/link_problem.html",
-            {"expired": expired},
-            status=410 if expired else 400,
-        ),
-    )
-
-
-def _from_token(request, read, token: str):
-    """(the object the token names, None) or (None, the friendly 400/410 page)."""
-    try:
-        return read(token), None
-    except LinkExpired:
-        return None, link_problem(request, expired=True)
-    except LinkInvalid:
-        return None, link_problem(request, expired=False)
 
 
 def customer_page(view):
@@ -84,14 +38,14 @@ def customer_page(view):
     @never_cache
     @ratelimit(key="ip", rate=PUBLIC_RATE, block=True)
     def wrapper(request, token, *args, **kwargs):
-        subscription, problem = _from_token(request, links.subscription_from_cancel_token, token)
+        subscription, problem = from_token(request, links.subscription_from_cancel_token, token)
         if problem is not None:
             return problem
-        language = _requested_language(request) or subscription.customer.locale
+        language = requested_language(request) or subscription.customer.locale
         if language not in LANGUAGE_CODES:
             language = "en"
         request.flow = {"token": token, "subscription": subscription, "language": language}
-        return _with_language(
+        return with_language(
             request, language, lambda: view(request, subscription, *args, **kwargs)
         )
 
@@ -315,10 +269,10 @@ def done(request, subscription):
 @ratelimit(key="ip", rate=PUBLIC_RATE, block=True)
 def undo(request, token):
     """The link in the cancellation receipt: one click keeps the subscription."""
-    case, problem = _from_token(request, links.case_from_undo_token, token)
+    case, problem = from_token(request, links.case_from_undo_token, token)
     if problem is not None:
         return problem
-    language = _requested_language(request) or case.language
+    language = requested_language(request) or case.language
     context = {
         "case": case,
         "subscription": case.subscription,
@@ -344,4 +298,4 @@ def undo(request, token):
             request, "cancellations/undo.html", {**context, "withdrawn": bool(case.withdrawn_at)}
         )
 
-    return _with_language(request, language, page)
+    return with_language(request, language, page)

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import views as core_views
+from retention import views as retention_views
 
 admin.site.site_header = "Tack"
 admin.site.site_title = "Tack"
@@ -11,12 +12,19 @@ admin.site.index_title = "Keep the customers who are about to leave, win back th
 api_v1 = [
     path("", include("subscriptions.urls_api")),
     path("", include("cancellations.urls_api")),
+    path("", include("retention.urls_api")),
 ]
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
+    path(
+        "admin/retention/dashboard/",
+        admin.site.admin_view(retention_views.dashboard),
+        name="retention-dashboard",
+    ),
     path("admin/", admin.site.urls),
     path("cancel/", include("cancellations.urls")),
+    path("", include("winback.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

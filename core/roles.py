@@ -30,7 +30,7 @@ AGENT_PERMISSIONS = {
         "view_callbackrequest",
         "change_callbackrequest",
     ],
-    "winback": ["view_lostcustomer", "view_outreach"],
+    "winback": ["view_lostcustomer", "view_outreach", "log_winback_call", "view_comeback"],
 }
 
 

@@ -13,12 +13,12 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from core.enums import EmailStatus
 from core.models import ApiKey, IdempotencyRecord, OutboundEmail
-from core.tasking import enqueue_on_commit
+from core.tasking import claim_and_enqueue, enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -226,19 +226,14 @@ def email_sweep(*, batch_size: int = 500, now=None) -> list[int]:
     OutboundEmail.objects.filter(status=EmailStatus.SENDING, claimed_at__lt=now - lease).update(
         status=EmailStatus.PENDING, enqueued_at=None
     )
-    requeue_after = now - timedelta(seconds=max(60, settings.TACK_EMAIL_LEASE_SECONDS // 2))
-    with transaction.atomic():
-        ids = list(
-            OutboundEmail.objects.select_for_update(skip_locked=True)
-            .filter(status=EmailStatus.PENDING, next_attempt_at__lte=now)
-            .filter(Q(enqueued_at=None) | Q(enqueued_at__lt=requeue_after))
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:batch_size]
-        )
-        if ids:
-            OutboundEmail.objects.filter(pk__in=ids).update(enqueued_at=now)
-            from core.tasks import send_outbound_email
+    from core.tasks import send_outbound_email
 
-            for email_id in ids:
-                enqueue_on_commit(send_outbound_email, email_id)
-    return ids
+    return claim_and_enqueue(
+        OutboundEmail.objects.filter(status=EmailStatus.PENDING, next_attempt_at__lte=now).order_by(
+            "next_attempt_at"
+        ),
+        task=send_outbound_email,
+        now=now,
+        requeue_before=now - timedelta(seconds=max(60, settings.TACK_EMAIL_LEASE_SECONDS // 2)),
+        batch_size=batch_size,
+    )

@@ -1,10 +1,12 @@
 """Enqueueing Celery tasks after commit without making a request depend on the broker."""
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from celery import Task
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from kombu.exceptions import OperationalError
 
 logger = logging.getLogger(__name__)
@@ -24,3 +26,26 @@ def enqueue_on_commit(task: Task, *args: Any) -> None:
             logger.warning("broker unavailable, %s%r left for the sweep: %s", task.name, args, exc)
 
     transaction.on_commit(publish)
+
+
+def claim_and_enqueue(
+    due: QuerySet, *, task: Task, now: datetime, requeue_before: datetime, batch_size: int
+) -> list[int]:
+    """Claim up to ``batch_size`` of the ``due`` rows and enqueue ``task(pk)`` for each.
+
+    ``due`` is ordered, with an ``enqueued_at`` field. Rows are locked with ``SKIP LOCKED``
+    (two sweeps never take the same row), marked enqueued, and published after commit. A row
+    enqueued before ``requeue_before`` whose task has not finished it is taken again: the
+    broker may have lost the message.
+    """
+    with transaction.atomic():
+        ids = list(
+            due.select_for_update(skip_locked=True)
+            .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=requeue_before))
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if ids:
+            due.model.objects.filter(pk__in=ids).update(enqueued_at=now)
+            for pk in ids:
+                enqueue_on_commit(task, pk)
+    return ids

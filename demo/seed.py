@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from core.dates import add_months, whole_months_between
 from demo.cases import seed_cases
 from demo.names import COUNTRY_BY_LOCALE, FIRST_NAMES, LAST_NAMES, PHONE_PREFIX_BY_LOCALE
+from demo.winback import seed_winback
 from demo.writer import json_text, next_id, reset_sequences, write_rows
 
 PLANS = [
@@ -194,9 +195,11 @@ def seed_customers_and_subscriptions(ctx: DemoContext, plan_ids: dict[str, int])
             )
         )
         event_id += 1
-        if tenure_days > 400 and cheaper[code] and rng.random() < 0.2:
+        # A plan change happened before any cancellation request (see `requested` below).
+        latest_change = min(tenure_days - 30, ((cancelled_at or now) - created).days - 28)
+        if tenure_days > 400 and cheaper[code] and latest_change > 60 and rng.random() < 0.2:
             old = rng.choice(cheaper[code])
-            when = created + timedelta(days=rng.randrange(60, tenure_days - 30))
+            when = created + timedelta(days=rng.randrange(60, latest_change))
             sequence += 1
             events.append(
                 (
@@ -452,6 +455,10 @@ def database_is_empty() -> bool:
 
 # Rows the demo creates (configuration such as plans, reasons and API keys is kept).
 DEMO_MODELS = [
+    "winback.Comeback",
+    "winback.Outreach",
+    "winback.Suppression",
+    "winback.LostCustomer",
     "core.OutboundEmail",
     "cancellations.CallbackRequest",
     "cancellations.CaseStep",
@@ -475,8 +482,18 @@ def flush_demo_data() -> None:
             # Cases and their accepted offers point at each other: check at commit.
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         else:
-            for table in tables:
-                cursor.execute(f"DELETE FROM {table}")
+            # Cases and their accepted offers point at each other: delete both in one
+            # transaction, so the (deferred) foreign keys are checked at its end.
+            with transaction.atomic():
+                for table in tables:
+                    cursor.execute(f"DELETE FROM {table}")
+                if connection.vendor == "sqlite":
+                    # Restart the ids as TRUNCATE … RESTART IDENTITY does, so a seed is
+                    # deterministic (holdouts are drawn from lost customers' ids).
+                    placeholders = ", ".join(["%s"] * len(tables))
+                    cursor.execute(
+                        f"DELETE FROM sqlite_sequence WHERE name IN ({placeholders})", tables
+                    )
 
 
 def seed(*, customers: int, seed: int, today: date, progress: Progress = _quiet) -> dict[str, int]:
@@ -485,4 +502,5 @@ def seed(*, customers: int, seed: int, today: date, progress: Progress = _quiet)
         plan_ids = seed_plans(ctx)
         seed_customers_and_subscriptions(ctx, plan_ids)
         seed_cases(ctx)
+        seed_winback(ctx)
     return ctx.counts

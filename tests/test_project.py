@@ -129,3 +129,12 @@ def test_offline_commands_run_without_secret_key():
     )
     assert result.returncode == 0, result.stderr
     assert "No changes detected" in result.stdout
+
+
+@pytest.mark.django_db
+def test_postgresql_jit_is_off_for_our_connections():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"

@@ -33,7 +33,7 @@ def test_exit_reasons_list_every_language(api, defaults):
         "da": "Jeg flytter",
         "nb": "Jeg flytter",
     }
-    assert moving["default_churn_group"] == "pulled_away"
+    assert moving["default_churn_group"] == "self_switcher"
 
 
 def test_cancel_link_opens_the_flow(api, client, subscription):

@@ -1,0 +1,102 @@
+"""The dashboard page: who may see it, what it shows, CSV, and a constant number of queries."""
+
+import csv
+import io
+from datetime import date, timedelta
+
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+URL = "/admin/retention/dashboard/"
+START = (date.today() - timedelta(days=700)).isoformat()
+
+
+def test_managers_see_the_dashboard_with_charts_tables_and_definitions(client, manager, book):
+    client.force_login(manager)
+
+    response = client.get(URL)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Retention dashboard" in html
+    assert html.count('<svg class="chart"') == 5
+    for text in (
+        "Save rate",
+        "Deflection rate",
+        "Billing-verified",
+        "Hit rate",
+        'id="definitions"',
+        "Web funnel",
+    ):
+        assert text in html
+
+
+def test_agents_outsiders_and_anonymous_are_refused(client, agent, outsider):
+    assert client.get(URL).status_code == 302  # to the login page
+    client.force_login(outsider)
+    assert client.get(URL).status_code == 302
+    client.force_login(agent)
+    assert client.get(URL).status_code == 403
+
+
+def test_the_admin_index_links_to_it_for_managers_only(client, manager, agent):
+    client.force_login(manager)
+    assert URL in client.get(reverse("admin:index")).content.decode()
+    client.force_login(agent)
+    assert URL not in client.get(reverse("admin:index")).content.decode()
+
+
+def test_filters_change_the_figures_and_bad_dates_are_refused(client, manager, book, plans):
+    client.force_login(manager)
+
+    phone = client.get(URL, {"channel": "phone", "start": START})
+    backwards = client.get(URL, {"start": "2026-02-01", "end": "2026-01-01"})
+
+    assert phone.context["data"]["cases"]["saved"] == 1
+    assert backwards.status_code == 400
+    assert "must start before it ends" in backwards.content.decode()
+
+
+def test_every_table_downloads_as_csv(client, manager, book):
+    client.force_login(manager)
+    page = client.get(URL, {"start": START})
+
+    for name in page.context["tables"]:
+        response = client.get(URL, {"start": START, "csv": name})
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(response.content.decode())))
+        assert rows[0] == page.context["tables"][name].columns
+    reasons = client.get(URL, {"start": START, "csv": "cases_by_reason"}).content.decode()
+    assert "It costs too much,1,1,1,50.0%" in reasons
+    assert client.get(URL, {"csv": "nope"}).status_code == 404
+
+
+def test_a_page_load_costs_the_same_queries_with_little_or_much_data(
+    client, manager, django_assert_max_num_queries, book, plans
+):
+    from tests.retention.conftest import web_case
+
+    client.force_login(manager)
+    client.get(URL)  # warm the session
+    with django_assert_max_num_queries(15) as few:
+        client.get(URL, {"start": START})
+    for _ in range(20):
+        web_case(plans["basic"], "price", 2)
+    with django_assert_max_num_queries(15) as many:
+        client.get(URL, {"start": START})
+
+    assert len(few.captured_queries) == len(many.captured_queries)
+
+
+def test_csv_cells_are_never_read_as_formulas(client, manager, book):
+    from cancellations.models import ExitReason
+
+    ExitReason.objects.filter(code="price").update(label_en='=HYPERLINK("http://evil")')
+    client.force_login(manager)
+
+    body = client.get(URL, {"start": START, "csv": "cases_by_reason"}).content.decode()
+
+    assert "'=HYPERLINK" in body
+    assert "\n=HYPERLINK" not in body

@@ -1,0 +1,93 @@
+"""Win-back messages: a manager-written subject and body per language, in a shared layout.
+
+Subject and body are Django templates with these names: ``{{ name }}``, ``{{ first_name }}``,
+``{{ tenure_years }}``, ``{{ tenure_months }}``, ``{{ reason }}``, ``{{ improvements }}`` (the
+campaign's "what has improved since you left"), ``{{ offer }}`` (the come-back offer in words)
+and ``{{ company }}``. The layout adds the come-back button and the unsubscribe link.
+"""
+
+from django.conf import settings
+from django.template import Context, Template, TemplateSyntaxError
+from django.utils import translation
+from django.utils.translation import gettext, ngettext
+
+from core.emails import render_email
+from winback.enums import ComebackOfferKind
+from winback.models import Campaign, LostCustomer
+
+MESSAGE_VARIABLES = (
+    "name",
+    "first_name",
+    "tenure_years",
+    "tenure_months",
+    "reason",
+    "improvements",
+    "offer",
+    "company",
+)
+
+
+class MessageTemplateError(ValueError):
+    pass
+
+
+def offer_text(campaign: Campaign) -> str:
+    """The come-back offer in the active language ('' when there is none)."""
+    if campaign.offer_kind == ComebackOfferKind.DISCOUNT:
+        return ngettext(
+            "%(percent)d%% off for the first month",
+            "%(percent)d%% off for the first %(months)d months",
+            campaign.offer_months,
+        ) % {"percent": campaign.offer_percent, "months": campaign.offer_months}
+    if campaign.offer_kind == ComebackOfferKind.FREE_MONTH:
+        return gettext("Your first month free")
+    return ""
+
+
+def compile_message(text: str) -> Template:
+    try:
+        return Template(text)
+    except TemplateSyntaxError as exc:
+        raise MessageTemplateError(str(exc)) from exc
+
+
+def message_context(*, campaign: Campaign, lost: LostCustomer, language: str) -> dict:
+    with translation.override(language):
+        return {
+            "name": lost.customer.name,
+            "first_name": lost.customer.name.split(" ")[0],
+            "tenure_years": lost.tenure_months // 12,
+            "tenure_months": lost.tenure_months,
+            "reason": lost.reason.label_for(language) if lost.reason else "",
+            "improvements": campaign.text_for("improvements", language),
+            "offer": offer_text(campaign),
+            "company": settings.TACK_COMPANY_NAME,
+        }
+
+
+def render_outreach_email(
+    *,
+    campaign: Campaign,
+    lost: LostCustomer,
+    language: str,
+    comeback_url: str,
+    unsubscribe_url: str,
+) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) in ``language``."""
+    context = message_context(campaign=campaign, lost=lost, language=language)
+    plain = Context(context, autoescape=False)
+    subject = compile_message(campaign.text_for("subject", language)).render(plain)
+    body = compile_message(campaign.text_for("body", language)).render(plain).strip()
+    _, text, html = render_email(
+        "winback",
+        {
+            "subject": " ".join(subject.split()),
+            "body": body,
+            "offer": context["offer"],
+            "comeback_url": comeback_url,
+            "unsubscribe_url": unsubscribe_url,
+            "customer": lost.customer,
+        },
+        language=language,
+    )
+    return " ".join(subject.split()), text, html

@@ -1,0 +1,585 @@
+"""Writes of the win-back: planning outreach, sending it exactly once, comebacks, unsubscribes.
+
+Planned contacts are rows with a due time (never far-future broker tasks). A periodic sweep
+claims the due rows with ``SELECT … FOR UPDATE SKIP LOCKED`` and enqueues one short task per
+row; the task re-checks consent and suppression, applies the frequency cap under a lock on
+the customer, and hands the message to its channel with a conditional update, so a retried
+task, a duplicated message or a second worker can never contact anyone twice.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from cancellations.enums import CallbackSource, CallbackStatus, ChurnGroup
+from cancellations.models import CallbackRequest
+from cancellations.services import callback_close
+from core.dates import add_months
+from core.enums import EmailStatus
+from core.errors import ConflictError
+from core.models import OutboundEmail
+from core.services import email_queue
+from core.tasking import claim_and_enqueue
+from subscriptions import services as subscription_services
+from subscriptions.actors import Actor
+from subscriptions.enums import Channel, ConsentSource, SubscriptionStatus
+from subscriptions.models import Customer
+from winback import links, messages
+from winback.enums import (
+    ComebackOfferKind,
+    ConsentBasis,
+    ContactTiming,
+    OutreachChannel,
+    OutreachStatus,
+)
+from winback.models import Campaign, Comeback, LostCustomer, Outreach, Suppression
+
+CENT = Decimal("0.01")
+IN_FLIGHT = (OutreachStatus.QUEUED, OutreachStatus.SENT)
+
+# What an agent should talk about, by churn group (the domain brief's win-back approach).
+CALL_HINTS = {
+    ChurnGroup.UNINTENTIONALLY_PUSHED: "We failed them. Apologise, then tell what has improved "
+    "since they left.",
+    ChurnGroup.PULLED_AWAY: "A competitor's offering attracted them. Show our advantages and "
+    "what is new.",
+    ChurnGroup.BOUGHT_AWAY: "A competitor's price bought them; their contract may be ending. "
+    "Make the price offer.",
+    ChurnGroup.SELF_SWITCHER: "They no longer needed us. Ask gently whether their situation "
+    "has changed.",
+    ChurnGroup.DELIBERATELY_PUSHED: "We chose to let them go. Only call if the campaign says so.",
+}
+
+
+class ComebackError(ConflictError):
+    code = "comeback_conflict"
+
+
+# --- Planning ------------------------------------------------------------------------
+
+
+def in_holdout(*, campaign: Campaign, lost_customer_id: int) -> bool:
+    """Deterministic: the same lost customer is always in (or out of) a campaign's holdout."""
+    digest = hashlib.sha256(f"holdout:{campaign.pk}:{lost_customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 10_000 < campaign.holdout_percent * 100
+
+
+def first_contact_at(*, campaign: Campaign, left_at: datetime, contract_months: int) -> datetime:
+    """When to contact first: a number of days after leaving, or contract months − 1 after."""  # noqa: RUF002
+    if campaign.timing == ContactTiming.CONTRACT_END:
+        months = (campaign.contract_months or contract_months) - 1
+        return add_months(left_at, max(months, 1))
+    return left_at + timedelta(days=campaign.first_contact_days)
+
+
+def campaign_audience(*, campaign: Campaign, now: datetime):
+    """Lost customers this campaign should plan a first contact for (a queryset)."""
+    groups = [g for g in campaign.churn_groups if g in ChurnGroup.values]
+    if not campaign.include_deliberately_pushed:
+        groups = [g for g in groups if g != ChurnGroup.DELIBERATELY_PUSHED]
+    audience = LostCustomer.objects.filter(
+        came_back_at__isnull=True,
+        churn_group__in=groups,
+        attractiveness__gte=campaign.min_attractiveness,
+        left_at__gte=add_months(now, -campaign.max_months_after_leaving),
+    ).filter(
+        ~Exists(Outreach.objects.filter(lost_customer=OuterRef("pk"), campaign=campaign)),
+        ~Exists(Suppression.objects.filter(customer=OuterRef("customer_id"))),
+    )
+    if campaign.consent_basis == ConsentBasis.CONSENT:
+        audience = audience.filter(customer__marketing_consent=True)
+    if campaign.channel == OutreachChannel.EMAIL:
+        audience = audience.exclude(customer__email="")
+    else:
+        audience = audience.exclude(customer__phone="")
+    return audience
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    first_contacts: int
+    holdouts: int
+    next_attempts: int
+
+
+def outreach_plan(*, now: datetime | None = None) -> PlanResult:
+    """Plan first contacts for every running campaign's new audience, and the next attempt
+    after each contact made (up to the campaign's attempts, at least its gap apart).
+
+    Safe to run at any time and concurrently: the (lost customer, campaign, attempt) unique
+    constraint turns a second plan of the same contact into a no-op.
+    """
+    now = now or timezone.now()
+    first = holdouts = following = 0
+    for campaign in Campaign.objects.filter(active=True):
+        if not campaign.runs_on(timezone.localdate(now)):
+            continue
+        rows = []
+        for pk, left_at, contract, customer_id in (
+            campaign_audience(campaign=campaign, now=now)
+            .values_list("pk", "left_at", "contract_months", "customer_id")
+            .iterator(chunk_size=5000)
+        ):
+            holdout = in_holdout(campaign=campaign, lost_customer_id=pk)
+            rows.append(
+                Outreach(
+                    lost_customer_id=pk,
+                    campaign=campaign,
+                    customer_id=customer_id,
+                    attempt=1,
+                    channel=campaign.channel,
+                    due_at=first_contact_at(
+                        campaign=campaign, left_at=left_at, contract_months=contract
+                    ),
+                    status=OutreachStatus.HOLDOUT if holdout else OutreachStatus.SCHEDULED,
+                    created_at=now,
+                )
+            )
+            holdouts += holdout
+        first += len(Outreach.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True))
+        following += _plan_next_attempts(campaign, now)
+    return PlanResult(first - holdouts, holdouts, following)
+
+
+def _plan_next_attempts(campaign: Campaign, now: datetime) -> int:
+    if campaign.max_attempts < 2:
+        return 0
+    done = Outreach.objects.filter(
+        campaign=campaign,
+        status=OutreachStatus.SENT,
+        attempt__lt=campaign.max_attempts,
+        lost_customer__came_back_at__isnull=True,
+    ).filter(
+        ~Exists(
+            Outreach.objects.filter(
+                lost_customer=OuterRef("lost_customer_id"),
+                campaign=campaign,
+                attempt=OuterRef("attempt") + 1,
+            )
+        )
+    )
+    gap = timedelta(days=campaign.min_days_between)
+    rows = [
+        Outreach(
+            lost_customer_id=lost_id,
+            campaign=campaign,
+            customer_id=customer_id,
+            attempt=attempt + 1,
+            channel=campaign.channel,
+            due_at=contacted_at + gap,
+            created_at=now,
+        )
+        for lost_id, customer_id, attempt, contacted_at in done.values_list(
+            "lost_customer_id", "customer_id", "attempt", "contacted_at"
+        )
+    ]
+    return len(Outreach.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True))
+
+
+# --- Dispatch and send ---------------------------------------------------------------
+
+
+def outreach_dispatch_due(*, now: datetime | None = None, batch_size: int = 1000) -> list[int]:
+    """Claim due rows and enqueue one send task each (after commit).
+
+    Rows enqueued within TACK_WINBACK_REQUEUE_SECONDS are left alone; older ones whose task
+    never ran (broker restarted, Redis flushed, worker killed) are enqueued again, so the
+    queue is rebuilt from PostgreSQL by the next sweep.
+    """
+    now = now or timezone.now()
+    from winback.tasks import send_outreach
+
+    return claim_and_enqueue(
+        Outreach.objects.filter(status=OutreachStatus.SCHEDULED, due_at__lte=now).order_by(
+            "due_at", "pk"
+        ),
+        task=send_outreach,
+        now=now,
+        requeue_before=now - timedelta(seconds=settings.TACK_WINBACK_REQUEUE_SECONDS),
+        batch_size=batch_size,
+    )
+
+
+def _contact_window_passed(outreach: Outreach, customer: Customer, now: datetime) -> bool:
+    limit = settings.TACK_WINBACK_CONTACT_LIMIT_MONTHS.get(customer.country.upper())
+    if limit is None:
+        return False
+    left_at = outreach.lost_customer.left_at
+    fresh_consent = (
+        customer.marketing_consent
+        and customer.marketing_consent_at is not None
+        and customer.marketing_consent_at > left_at
+    )
+    return not fresh_consent and now > add_months(left_at, limit)
+
+
+def is_suppressed(customer: Customer) -> bool:
+    hashed = links.email_hash(customer.email)
+    return Suppression.objects.filter(
+        Q(customer=customer) | (Q(email_hash=hashed) & ~Q(email_hash=""))
+    ).exists()
+
+
+def skip_reason(*, outreach: Outreach, customer: Customer, now: datetime) -> str:
+    """Why this contact must not be made now ('' when it may)."""
+    campaign, lost = outreach.campaign, outreach.lost_customer
+    if not campaign.runs_on(timezone.localdate(now)):
+        return "campaign_not_running"
+    if lost.came_back_at is not None or lost.subscription.status != SubscriptionStatus.CANCELLED:
+        return "came_back"
+    if is_suppressed(customer):
+        return "unsubscribed"
+    if campaign.consent_basis == ConsentBasis.CONSENT and not customer.marketing_consent:
+        return "no_consent"
+    if _contact_window_passed(outreach, customer, now):
+        return "contact_window_passed"
+    if outreach.channel == OutreachChannel.EMAIL and not customer.email:
+        return "no_email"
+    if outreach.channel == OutreachChannel.PHONE and not customer.phone:
+        return "no_phone"
+    return ""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status: str
+    detail: str = ""
+
+
+def outreach_send(*, outreach_id: int, now: datetime | None = None) -> SendResult:
+    """Make one planned contact, at most once.
+
+    Under a lock on the customer (so two campaigns' contacts cannot both pass the cap), it
+    re-checks consent, suppression and comeback, postpones a contact the frequency cap does
+    not allow yet, and otherwise claims the row (SCHEDULED → QUEUED, a conditional update)
+    in the same transaction as the email in the outbox or the call in the agents' queue.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        customer_id = (
+            Outreach.objects.filter(pk=outreach_id, status=OutreachStatus.SCHEDULED)
+            .values_list("customer_id", flat=True)
+            .first()
+        )
+        if customer_id is None:
+            return SendResult("gone")
+        customer = Customer.objects.select_for_update().get(pk=customer_id)
+        outreach = (
+            Outreach.objects.select_for_update(of=("self",))
+            .select_related("campaign", "lost_customer__subscription", "lost_customer__reason")
+            .get(pk=outreach_id)
+        )
+        if outreach.status != OutreachStatus.SCHEDULED:
+            return SendResult("gone")
+        if outreach.due_at > now:
+            Outreach.objects.filter(pk=outreach_id).update(enqueued_at=None)
+            return SendResult("not_due")
+        reason = skip_reason(outreach=outreach, customer=customer, now=now)
+        if reason:
+            Outreach.objects.filter(pk=outreach_id).update(
+                status=OutreachStatus.SKIPPED, skip_reason=reason
+            )
+            return SendResult("skipped", reason)
+        cap = timedelta(days=settings.TACK_WINBACK_FREQUENCY_CAP_DAYS)
+        last_contact = (
+            Outreach.objects.filter(
+                customer=customer, status__in=IN_FLIGHT, contacted_at__gt=now - cap
+            )
+            .order_by("-contacted_at")
+            .values_list("contacted_at", flat=True)
+            .first()
+        )
+        if last_contact is not None:
+            Outreach.objects.filter(pk=outreach_id).update(
+                due_at=last_contact + cap, enqueued_at=None
+            )
+            return SendResult("postponed", (last_contact + cap).isoformat())
+        claimed = Outreach.objects.filter(pk=outreach_id, status=OutreachStatus.SCHEDULED).update(
+            status=OutreachStatus.QUEUED, contacted_at=now
+        )
+        if claimed != 1:
+            return SendResult("gone")
+        outreach.customer = customer
+        if outreach.channel == OutreachChannel.EMAIL:
+            _queue_email(outreach)
+        else:
+            _queue_call(outreach, now)
+    return SendResult("queued")
+
+
+def _queue_email(outreach: Outreach) -> None:
+    customer, lost, campaign = outreach.customer, outreach.lost_customer, outreach.campaign
+    language = customer.locale or "en"
+    unsubscribe = links.unsubscribe_url(customer=customer)
+    subject, text, html = messages.render_outreach_email(
+        campaign=campaign,
+        lost=lost,
+        language=language,
+        comeback_url=links.comeback_url(outreach=outreach),
+        unsubscribe_url=unsubscribe,
+    )
+    email = email_queue(
+        dedupe_key=f"outreach-{outreach.pk}",
+        kind="winback",
+        to_email=customer.email,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+        customer=customer,
+    )
+    Outreach.objects.filter(pk=outreach.pk).update(email=email, language=language)
+
+
+def _queue_call(outreach: Outreach, now: datetime) -> None:
+    lost, campaign = outreach.lost_customer, outreach.campaign
+    hints = [CALL_HINTS[lost.churn_group]]
+    if lost.reason:
+        hints.append(f"They left because: {lost.reason.label_en}.")
+    if lost.reason_text:
+        hints.append(f"In their words: {lost.reason_text}")
+    if campaign.improvements_en:
+        hints.append(f"What has improved: {campaign.improvements_en}")
+    with translation.override("en"):
+        offer = messages.offer_text(campaign)
+    if offer:
+        hints.append(f"Come-back offer: {offer}.")
+    callback = CallbackRequest.objects.create(
+        customer=outreach.customer,
+        subscription=lost.subscription,
+        source=CallbackSource.WINBACK,
+        due_at=now,
+        reason=f"Win-back: {campaign.name} (attempt {outreach.attempt})",
+        hints="\n".join(hints)[:2000],
+    )
+    Outreach.objects.filter(pk=outreach.pk).update(
+        callback=callback, language=outreach.customer.locale
+    )
+
+
+def outreach_sync_channels() -> dict[str, int]:
+    """Carry the channels' outcomes back to the outreach rows (set-based).
+
+    An email the outbox delivered makes its outreach SENT; one it gave up on makes it FAILED
+    with the error. A win-back call an agent closed makes it SENT with the outcome; one
+    nobody answered, FAILED.
+    """
+    queued = Outreach.objects.filter(status=OutreachStatus.QUEUED)
+    email = OutboundEmail.objects.filter(pk=OuterRef("email_id"))
+    call = CallbackRequest.objects.filter(pk=OuterRef("callback_id"))
+    return {
+        "delivered": queued.filter(email__status=EmailStatus.SENT).update(
+            status=OutreachStatus.SENT, sent_at=Subquery(email.values("sent_at")[:1])
+        ),
+        "failed": queued.filter(email__status=EmailStatus.FAILED).update(
+            status=OutreachStatus.FAILED, error=Subquery(email.values("last_error")[:1])
+        ),
+        "called": queued.filter(callback__status=CallbackStatus.DONE).update(
+            status=OutreachStatus.SENT,
+            sent_at=Subquery(call.values("closed_at")[:1]),
+            call_outcome=Subquery(call.values("outcome_note")[:1]),
+        ),
+        "unanswered": queued.filter(callback__status=CallbackStatus.NO_ANSWER).update(
+            status=OutreachStatus.FAILED, error="no answer"
+        ),
+    }
+
+
+@transaction.atomic
+def outreach_log_call(
+    *, outreach: Outreach, agent, comes_back: bool, note: str = "", now: datetime | None = None
+) -> Outreach:
+    """An agent's logged outcome of a win-back call closes the outreach (and its queue item);
+    a customer who says yes comes back through the same service as the come-back link.
+    """
+    now = now or timezone.now()
+    outreach = Outreach.objects.select_for_update().get(pk=outreach.pk)
+    if outreach.channel != OutreachChannel.PHONE or outreach.status not in IN_FLIGHT:
+        raise ConflictError(_("Only a win-back call that was made can be logged."))
+    if outreach.callback_id:
+        callback_close(callback=outreach.callback, agent=agent, note=note, now=now)
+    Outreach.objects.filter(pk=outreach.pk).update(
+        status=OutreachStatus.SENT,
+        sent_at=outreach.sent_at or now,
+        call_outcome=(note or ("came back" if comes_back else "not interested"))[:300],
+    )
+    if comes_back:
+        comeback_record(
+            lost_customer=outreach.lost_customer,
+            outreach=outreach,
+            actor=Actor.staff(agent, channel=Channel.PHONE),
+            now=now,
+        )
+    outreach.refresh_from_db()
+    return outreach
+
+
+# --- Coming back ---------------------------------------------------------------------
+
+
+def attributed_outreach(*, lost_customer: LostCustomer, now: datetime) -> Outreach | None:
+    """The last contact made within the attribution window, if any (else: organic)."""
+    window = timedelta(days=settings.TACK_WINBACK_ATTRIBUTION_DAYS)
+    return (
+        Outreach.objects.filter(
+            lost_customer=lost_customer,
+            status__in=IN_FLIGHT,
+            contacted_at__gte=now - window,
+            contacted_at__lte=now,
+        )
+        .select_related("campaign")
+        .order_by("-contacted_at", "-pk")
+        .first()
+    )
+
+
+def _apply_comeback_offer(campaign: Campaign | None, subscription, actor, now) -> Decimal:
+    if campaign is None or not campaign.offer_kind:
+        return Decimal("0")
+    if campaign.offer_kind == ComebackOfferKind.DISCOUNT:
+        event = subscription_services.subscription_grant_discount(
+            subscription=subscription,
+            percent=campaign.offer_percent,
+            months=campaign.offer_months,
+            actor=actor,
+            now=now,
+        )
+        return event.amount
+    event = subscription_services.subscription_grant_credit(
+        subscription=subscription,
+        amount=subscription.monthly_amount,
+        actor=actor,
+        note="win-back: a free month",
+    )
+    return event.amount
+
+
+@transaction.atomic
+def comeback_record(
+    *,
+    lost_customer: LostCustomer,
+    actor: Actor,
+    outreach: Outreach | None = None,
+    now: datetime | None = None,
+) -> Comeback:
+    """Bring a lost customer back: reactivate the subscription, apply the offer the customer
+    was shown (``outreach``'s campaign), and record the comeback attributed to the last
+    contact within the attribution window. Coming back twice raises ComebackError.
+
+    Side effects: REACTIVATED (and discount/credit) ledger rows; the Comeback row; any
+    contact still planned for this lost customer is skipped.
+    """
+    now = now or timezone.now()
+    lost = LostCustomer.objects.select_for_update().get(pk=lost_customer.pk)
+    if lost.came_back_at is not None:
+        raise ComebackError(_("You are already back with us."), code="already_back")
+    subscription = subscription_services.subscription_reactivate(
+        subscription=lost.subscription, actor=actor, now=now, note="win-back"
+    )
+    offer_cost = _apply_comeback_offer(
+        outreach.campaign if outreach else None, subscription, actor, now
+    )
+    return _finish_comeback(lost, subscription, actor.channel, offer_cost, now)
+
+
+def _finish_comeback(lost, subscription, channel, offer_cost, now) -> Comeback:
+    attributed = attributed_outreach(lost_customer=lost, now=now)
+    monthly = subscription.monthly_amount
+    comeback = Comeback.objects.create(
+        lost_customer=lost,
+        customer_id=lost.customer_id,
+        subscription=subscription,
+        at=now,
+        outreach=attributed,
+        campaign=attributed.campaign if attributed else None,
+        channel=channel,
+        monthly_amount=monthly,
+        offer_cost=offer_cost,
+        value=(monthly * 12 - offer_cost).quantize(CENT),
+        currency=subscription.currency,
+    )
+    LostCustomer.objects.filter(pk=lost.pk).update(came_back_at=now)
+    Outreach.objects.filter(lost_customer=lost, status=OutreachStatus.SCHEDULED).update(
+        status=OutreachStatus.SKIPPED, skip_reason="came_back"
+    )
+    return comeback
+
+
+def comebacks_detect(*, now: datetime | None = None) -> int:
+    """Record the lost customers whose subscription came back some other way (the company's
+    own systems, the API, an agent) — attributed like any other, else organic.
+    """
+    now = now or timezone.now()
+    count = 0
+    returned = LostCustomer.objects.filter(came_back_at__isnull=True).exclude(
+        subscription__status=SubscriptionStatus.CANCELLED
+    )
+    for lost_id in returned.values_list("pk", flat=True):
+        with transaction.atomic():
+            lost = (
+                LostCustomer.objects.select_for_update()
+                .select_related("subscription")
+                .filter(pk=lost_id, came_back_at__isnull=True)
+                .first()
+            )
+            if lost is None or lost.subscription.status == SubscriptionStatus.CANCELLED:
+                continue
+            _finish_comeback(lost, lost.subscription, Channel.SYSTEM, Decimal("0"), now)
+            count += 1
+    return count
+
+
+# --- Consent ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_unsubscribe(*, customer: Customer, source: str = "unsubscribe_link") -> bool:
+    """Never contact this customer again: a suppression entry, consent withdrawn, and every
+    planned contact skipped. Returns False if they had already unsubscribed.
+    """
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    _, created = Suppression.objects.get_or_create(
+        customer=customer,
+        defaults={"email_hash": links.email_hash(customer.email), "source": source},
+    )
+    if customer.marketing_consent:
+        subscription_services.customer_set_consent_fields(
+            customer, consent=False, source=ConsentSource.UNSUBSCRIBE
+        )
+        customer.save(
+            update_fields=["marketing_consent", "marketing_consent_at", "marketing_consent_source"]
+        )
+    Outreach.objects.filter(customer=customer, status=OutreachStatus.SCHEDULED).update(
+        status=OutreachStatus.SKIPPED, skip_reason="unsubscribed"
+    )
+    return created
+
+
+def winback_refresh(*, now: datetime | None = None) -> dict[str, int]:
+    """The periodic refresh: record new lost customers, segment and score them all, note
+    comebacks made elsewhere, and plan outreach."""
+    from winback import segmentation
+
+    now = now or timezone.now()
+    recorded = segmentation.lost_customers_record(now=now)
+    segmentation.lost_customers_segment()
+    scored = segmentation.lost_customers_score(now=now)
+    comebacks = comebacks_detect(now=now)
+    plan = outreach_plan(now=now)
+    return {
+        "recorded": recorded,
+        "scored": scored,
+        "comebacks": comebacks,
+        "planned": plan.first_contacts + plan.next_attempts,
+        "holdouts": plan.holdouts,
+    }
