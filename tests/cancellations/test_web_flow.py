@@ -1,4 +1,5 @@
 import time
+import zlib
 from datetime import timedelta
 from unittest import mock
 
@@ -247,9 +248,24 @@ def test_forms_are_csrf_protected(subscription):
     assert subscription.status == SubscriptionStatus.ACTIVE
 
 
+def address_with_a_fresh_window(period: int = 60, margin: int = 30) -> str:
+    """A new client address whose fixed rate-limit window has at least ``margin`` seconds
+    left, so 121 requests cannot straddle two windows. django-ratelimit offsets each key's
+    window by crc32(key) % period."""
+    for n in range(1000):
+        address = f"10.{time.time_ns() % 250}.{n % 250}.{n // 250 + 1}"
+        now = int(time.time())
+        end = now - now % period + zlib.crc32(address.encode()) % period
+        if end < now:
+            end += period
+        if end - time.time() > margin:
+            return address
+    raise AssertionError("no address with a fresh window")
+
+
 def test_customer_pages_are_rate_limited_per_address(client, subscription, settings):
     settings.RATELIMIT_ENABLE = True
-    address = f"10.{time.time_ns() % 250}.{time.time_ns() % 249}.7"
+    address = address_with_a_fresh_window()
     statuses = [
         client.get(url("entry", subscription), REMOTE_ADDR=address).status_code for _ in range(121)
     ]
