@@ -5,9 +5,10 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tack")
 # Each pytest-xdist worker gets its own Redis database so real Celery workers started
-# by parallel tests never take each other's messages.
+# by parallel tests never take each other's messages; TEST_REDIS_DB moves the first one,
+# so two checkouts can run their suites side by side.
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-_redis_db = 1 + int(_worker.removeprefix("gw") or 0) % 14
+_redis_db = (int(os.environ.get("TEST_REDIS_DB", "1")) + int(_worker.removeprefix("gw") or 0)) % 16
 os.environ["REDIS_URL"] = (
     os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379") + f"/{_redis_db}"
 )
