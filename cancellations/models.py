@@ -240,6 +240,8 @@ class Offer(models.Model):
                 name="one_accepted_offer_per_case",
             )
         ]
+        # The dashboard recounts offers by the day they were shown.
+        indexes = [models.Index(fields=["presented_at"], name="offer_presented")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} (case {self.case_id})"

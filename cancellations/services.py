@@ -27,7 +27,9 @@ from cancellations.models import (
     ExitReason,
     Offer,
 )
+from core.changes import changes_mark
 from core.dates import add_months
+from core.enums import ChangeKind
 from core.errors import ConflictError, TackError
 from subscriptions import services as subscription_services
 from subscriptions.actors import Actor
@@ -57,6 +59,7 @@ class CancellationInputError(TackError):
 
 
 def _step(case: CancellationCase, kind: str, actor: Actor, at: datetime, **data) -> CaseStep:
+    changes_mark(kind=ChangeKind.CASE, ids=[case.pk])
     return CaseStep.objects.create(case=case, kind=kind, at=at, actor_label=actor.label, data=data)
 
 
@@ -159,6 +162,7 @@ def cancellation_choose_reason(
     case.competitor = competitor or case.competitor
     if same_reason:
         case.save(update_fields=["reason_text", "competitor"])
+        changes_mark(kind=ChangeKind.CASE, ids=[case.pk])  # a competitor can change the group
         return case
     case.offers.filter(withdrawn=False, accepted_at__isnull=True).update(withdrawn=True)
     case.reason = reason
@@ -412,6 +416,7 @@ def cases_abandon_stale(*, now: datetime | None = None, batch_size: int = 5000) 
             CancellationCase.objects.filter(pk__in=ids).update(
                 outcome=CaseOutcome.ABANDONED, decided_at=now
             )
+            changes_mark(kind=ChangeKind.CASE, ids=ids)
             CaseStep.objects.bulk_create(
                 CaseStep(case_id=pk, kind=CaseStepKind.ABANDONED, at=now, actor_label=actor.label)
                 for pk in ids

@@ -160,6 +160,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 0.2,
 }
 CELERY_TIMEZONE = env.str("TIME_ZONE", default="Europe/Stockholm")
+# The dashboard's daily rollups: a refresh runs this many seconds after a change (changes
+# in between share it), and every TACK_ROLLUP_REFRESH_SECONDS in any case.
+TACK_ROLLUP_REFRESH_DELAY_SECONDS = env.int("TACK_ROLLUP_REFRESH_DELAY_SECONDS", default=2)
+TACK_ROLLUP_REFRESH_SECONDS = env.int("TACK_ROLLUP_REFRESH_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE = {
     "subscriptions-apply-due-changes": {
         "task": "subscriptions.apply_due_changes",
@@ -176,6 +180,10 @@ CELERY_BEAT_SCHEDULE = {
     "winback-dispatch-outreach": {
         "task": "winback.dispatch_outreach",
         "schedule": timedelta(seconds=30),
+    },
+    "retention-refresh-rollups": {
+        "task": "retention.refresh_rollups",
+        "schedule": timedelta(seconds=TACK_ROLLUP_REFRESH_SECONDS),
     },
     "winback-refresh-lost-customers": {
         "task": "winback.refresh_lost_customers",

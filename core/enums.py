@@ -6,3 +6,11 @@ class EmailStatus(models.TextChoices):
     SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
+
+
+class ChangeKind(models.TextChoices):
+    """What changed, for the readers that keep aggregates of it (the dashboard's rollups)."""
+
+    CASE = "case", "A cancellation case"
+    SUBSCRIPTION_LEFT = "subscription_left", "A subscription asked to leave"
+    LOST_CUSTOMER = "lost_customer", "A lost customer's outreach, group or comeback"

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.db import models
 from django.utils import timezone
 
-from core.enums import EmailStatus
+from core.enums import ChangeKind, EmailStatus
 
 
 class ApiKey(models.Model):
@@ -95,6 +95,19 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.to_email} ({self.status})"
+
+
+class ChangeMark(models.Model):
+    """An object whose aggregates must be recounted, written in the same transaction as the
+    change. The dashboard's rollup refresh reads the marks, recounts the days they touch and
+    deletes the marks it has counted (see core.changes)."""
+
+    kind = models.CharField(max_length=20, choices=ChangeKind.choices)
+    object_id = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id}"
 
 
 def history_user(request=None, **kwargs):

@@ -100,7 +100,7 @@ def summary_table(data: dict) -> Table:
 
 def case_tables(data: dict) -> list[Table]:
     tables = []
-    for name, (title, _) in CASE_DIMENSIONS.items():
+    for name, title in CASE_DIMENSIONS.items():
         rows = [
             [
                 row["key"] or "(none)",

@@ -39,6 +39,7 @@ def dashboard(request):
         "case_tables": [t for t in all_tables if t.name.startswith("cases_by_")],
         "winback_tables": [t for t in all_tables if t.name.startswith("winback_by_")],
         "query": request.GET.urlencode(),
+        "freshness": selectors.freshness(),
     }
     return TemplateResponse(request, "admin/retention/dashboard.html", context, status=status)
 

@@ -51,6 +51,10 @@ class EventKind(models.TextChoices):
     REACTIVATED = "reactivated", "Reactivated"
 
 
+# Ledger events that mean a subscription asked to leave, or left.
+LEAVE_KINDS = (EventKind.CANCEL_REQUESTED, EventKind.CANCELLED)
+
+
 class CancelledBy(models.TextChoices):
     CUSTOMER = "customer", "The customer"
     COMPANY_NON_PAYMENT = "non_payment", "The company: non-payment"

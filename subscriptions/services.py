@@ -14,11 +14,13 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.changes import changes_mark
 from core.dates import add_months
+from core.enums import ChangeKind
 from core.errors import ConflictError, TackError
 from subscriptions.actors import Actor
 from subscriptions.billing import billing_gateway
-from subscriptions.enums import CancelledBy, Channel, ConsentSource, EventKind
+from subscriptions.enums import LEAVE_KINDS, CancelledBy, Channel, ConsentSource, EventKind
 from subscriptions.enums import SubscriptionStatus as Status
 from subscriptions.models import Customer, Plan, Subscription, SubscriptionEvent
 
@@ -83,6 +85,9 @@ def _commit(
     billing_gateway().apply(subscription=subscription, kind=kind, before=before, after=after)
     subscription.save()
     last = subscription.events.aggregate(last=Max("sequence"))["last"] or 0
+    if kind in LEAVE_KINDS:
+        # An earlier save of this subscription may no longer count as billing-verified.
+        changes_mark(kind=ChangeKind.SUBSCRIPTION_LEFT, ids=[subscription.pk])
     return SubscriptionEvent.objects.create(
         subscription=subscription,
         sequence=last + 1,

@@ -239,6 +239,15 @@ class Outreach(models.Model):
             models.Index(fields=["due_at"], name="outreach_due", condition=Q(status="scheduled")),
             models.Index(fields=["customer", "contacted_at"], name="outreach_customer_contacted"),
             models.Index(fields=["campaign", "status"], name="outreach_campaign_status"),
+            # The dashboard recounts contacts by the day made and holdouts by the day due.
+            models.Index(
+                fields=["contacted_at"],
+                name="outreach_contacted",
+                condition=Q(contacted_at__isnull=False),
+            ),
+            models.Index(
+                fields=["due_at"], name="outreach_holdout_due", condition=Q(status="holdout")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -37,11 +37,13 @@ from django.utils import timezone
 
 from cancellations.enums import CaseOutcome, ReasonCategory
 from cancellations.models import CancellationCase, ExitReason
+from core.changes import changes_mark
 from core.dates import add_months
+from core.enums import ChangeKind
 from subscriptions.enums import CancelledBy, SubscriptionStatus
 from subscriptions.models import Subscription
 from winback.enums import ChurnGroup, ChurnGroupSource
-from winback.models import LostCustomer
+from winback.models import LostCustomer, Outreach
 
 COMPANY_CANCELLED = [CancelledBy.COMPANY_NON_PAYMENT, CancelledBy.COMPANY_MISUSE]
 
@@ -215,7 +217,18 @@ def lost_customers_segment(*, queryset=None) -> int:
             ),
         )
         group, source = _group_and_source()
+        _mark_contacted(queryset.annotate(new_group=group).exclude(churn_group=F("new_group")))
         return queryset.update(churn_group=group, churn_group_source=source)
+
+
+def _mark_contacted(lost_customers) -> None:
+    """Outreach figures are kept by churn group: note the contacted ones whose group moves."""
+    changes_mark(
+        kind=ChangeKind.LOST_CUSTOMER,
+        ids=lost_customers.filter(
+            Exists(Outreach.objects.filter(lost_customer=OuterRef("pk")))
+        ).values_list("pk", flat=True),
+    )
 
 
 def _capped(field: str, cap: float):
@@ -275,6 +288,7 @@ def lost_customers_resegment(*, queryset, churn_group: str, now: datetime | None
         raise ValueError(churn_group)
     ids = list(queryset.values_list("pk", flat=True))
     rows = LostCustomer.objects.filter(pk__in=ids)
+    _mark_contacted(rows.exclude(churn_group=churn_group))
     count = rows.update(churn_group=churn_group, churn_group_source=ChurnGroupSource.MANAGER)
     lost_customers_score(queryset=rows, now=now)
     return count

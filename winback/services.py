@@ -21,8 +21,9 @@ from django.utils.translation import gettext_lazy as _
 from cancellations.enums import CallbackSource, CallbackStatus, ChurnGroup
 from cancellations.models import CallbackRequest
 from cancellations.services import callback_close
+from core.changes import changes_mark
 from core.dates import add_months
-from core.enums import EmailStatus
+from core.enums import ChangeKind, EmailStatus
 from core.errors import ConflictError
 from core.models import OutboundEmail
 from core.services import email_queue
@@ -122,9 +123,9 @@ def outreach_plan(*, now: datetime | None = None) -> PlanResult:
         if not campaign.runs_on(timezone.localdate(now)):
             continue
         rows = []
-        for pk, left_at, contract, customer_id in (
+        for pk, left_at, contract, customer_id, locale in (
             campaign_audience(campaign=campaign, now=now)
-            .values_list("pk", "left_at", "contract_months", "customer_id")
+            .values_list("pk", "left_at", "contract_months", "customer_id", "customer__locale")
             .iterator(chunk_size=5000)
         ):
             holdout = in_holdout(campaign=campaign, lost_customer_id=pk)
@@ -139,11 +140,19 @@ def outreach_plan(*, now: datetime | None = None) -> PlanResult:
                         campaign=campaign, left_at=left_at, contract_months=contract
                     ),
                     status=OutreachStatus.HOLDOUT if holdout else OutreachStatus.SCHEDULED,
+                    # The language it would be (or was) sent in; holdouts keep it too, so
+                    # the dashboard compares each message with its own holdout.
+                    language=locale,
                     created_at=now,
                 )
             )
             holdouts += holdout
-        first += len(Outreach.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True))
+        with transaction.atomic():
+            first += len(Outreach.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True))
+            changes_mark(
+                kind=ChangeKind.LOST_CUSTOMER,
+                ids=(row.lost_customer_id for row in rows if row.status == OutreachStatus.HOLDOUT),
+            )
         following += _plan_next_attempts(campaign, now)
     return PlanResult(first - holdouts, holdouts, following)
 
@@ -174,10 +183,11 @@ def _plan_next_attempts(campaign: Campaign, now: datetime) -> int:
             attempt=attempt + 1,
             channel=campaign.channel,
             due_at=contacted_at + gap,
+            language=language,
             created_at=now,
         )
-        for lost_id, customer_id, attempt, contacted_at in done.values_list(
-            "lost_customer_id", "customer_id", "attempt", "contacted_at"
+        for lost_id, customer_id, attempt, contacted_at, language in done.values_list(
+            "lost_customer_id", "customer_id", "attempt", "contacted_at", "language"
         )
     ]
     return len(Outreach.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True))
@@ -306,6 +316,7 @@ def outreach_send(*, outreach_id: int, now: datetime | None = None) -> SendResul
         )
         if claimed != 1:
             return SendResult("gone")
+        changes_mark(kind=ChangeKind.LOST_CUSTOMER, ids=[outreach.lost_customer_id])
         outreach.customer = customer
         if outreach.channel == OutreachChannel.EMAIL:
             _queue_email(outreach)
@@ -367,21 +378,38 @@ def _queue_call(outreach: Outreach, now: datetime) -> None:
     )
 
 
+@transaction.atomic
 def outreach_sync_channels() -> dict[str, int]:
     """Carry the channels' outcomes back to the outreach rows (set-based).
 
     An email the outbox delivered makes its outreach SENT; one it gave up on makes it FAILED
     with the error. A win-back call an agent closed makes it SENT with the outcome; one
-    nobody answered, FAILED.
+    nobody answered, FAILED. A contact that failed no longer counts as made, so the rows
+    that fail are locked and marked for the dashboard first.
     """
     queued = Outreach.objects.filter(status=OutreachStatus.QUEUED)
     email = OutboundEmail.objects.filter(pk=OuterRef("email_id"))
     call = CallbackRequest.objects.filter(pk=OuterRef("callback_id"))
+    failing = {
+        name: dict(
+            queued.filter(condition)
+            .select_for_update(of=("self",))
+            .values_list("pk", "lost_customer_id")
+        )
+        for name, condition in (
+            ("failed", Q(email__status=EmailStatus.FAILED)),
+            ("unanswered", Q(callback__status=CallbackStatus.NO_ANSWER)),
+        )
+    }
+    changes_mark(
+        kind=ChangeKind.LOST_CUSTOMER,
+        ids=[lost for rows in failing.values() for lost in rows.values()],
+    )
     return {
         "delivered": queued.filter(email__status=EmailStatus.SENT).update(
             status=OutreachStatus.SENT, sent_at=Subquery(email.values("sent_at")[:1])
         ),
-        "failed": queued.filter(email__status=EmailStatus.FAILED).update(
+        "failed": queued.filter(pk__in=failing["failed"]).update(
             status=OutreachStatus.FAILED, error=Subquery(email.values("last_error")[:1])
         ),
         "called": queued.filter(callback__status=CallbackStatus.DONE).update(
@@ -389,7 +417,7 @@ def outreach_sync_channels() -> dict[str, int]:
             sent_at=Subquery(call.values("closed_at")[:1]),
             call_outcome=Subquery(call.values("outcome_note")[:1]),
         ),
-        "unanswered": queued.filter(callback__status=CallbackStatus.NO_ANSWER).update(
+        "unanswered": queued.filter(pk__in=failing["unanswered"]).update(
             status=OutreachStatus.FAILED, error="no answer"
         ),
     }
@@ -509,6 +537,7 @@ def _finish_comeback(lost, subscription, channel, offer_cost, now) -> Comeback:
         currency=subscription.currency,
     )
     LostCustomer.objects.filter(pk=lost.pk).update(came_back_at=now)
+    changes_mark(kind=ChangeKind.LOST_CUSTOMER, ids=[lost.pk])
     Outreach.objects.filter(lost_customer=lost, status=OutreachStatus.SCHEDULED).update(
         status=OutreachStatus.SKIPPED, skip_reason="came_back"
     )

@@ -5,6 +5,8 @@ from django.utils import timezone
 
 from cancellations import services
 from cancellations.models import ExitReason
+from retention import rollups, scan
+from retention.services import rollups_refresh
 from subscriptions import services as subscription_services
 from subscriptions.actors import Actor
 from tests.cancellations.conftest import defaults, plans  # noqa: F401 - shared fixtures
@@ -55,7 +57,23 @@ def book(defaults, plans, agent):  # noqa: F811
     )
     f = accept(web_case(plans["standard"], "no_need", 40), "loyalty_bonus", 40)
     c.refresh_from_db()
+    rollups_refresh()
     return {"a": a, "b": b, "c": c, "d": d, "e": e, "f": f}
+
+
+class RefreshedRollups:
+    """The rollups as a source, brought up to date before each read (the page itself reads
+    whatever the last refresh left)."""
+
+    def __getattr__(self, name):
+        rollups_refresh()
+        return getattr(rollups, name)
+
+
+@pytest.fixture(params=["rollups", "scan"])
+def source(request):
+    """Each figure test runs against the rollups and against the raw scan they must equal."""
+    return RefreshedRollups() if request.param == "rollups" else scan
 
 
 @pytest.fixture(autouse=True)

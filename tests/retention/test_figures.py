@@ -18,8 +18,8 @@ def last_90_days(**kwargs) -> Filters:
     return Filters(start=today - timedelta(days=89), end=today, **kwargs)
 
 
-def test_save_and_deflection_rates_web_and_phone_together_and_apart(book):
-    figures = selectors.case_summary(last_90_days())
+def test_save_and_deflection_rates_web_and_phone_together_and_apart(source, book):
+    figures = selectors.case_summary(last_90_days(), source=source)
 
     assert (figures["saved"], figures["cancelled"], figures["abandoned"]) == (4, 1, 1)
     assert figures["save_rate"] == 4 / 5
@@ -30,16 +30,16 @@ def test_save_and_deflection_rates_web_and_phone_together_and_apart(book):
     assert figures["api_save_rate"] is None
 
 
-def test_billing_verified_save_rate(book):
-    figures = selectors.case_summary(last_90_days())
+def test_billing_verified_save_rate(source, book):
+    figures = selectors.case_summary(last_90_days(), source=source)
 
     # E and F were saved 45 and 40 days ago; E asked to cancel 10 days after its save.
     assert (figures["eligible_30"], figures["kept_30"], figures["verified_30"]) == (2, 1, 0.5)
     assert (figures["eligible_60"], figures["verified_60"]) == (0, None)
 
 
-def test_revenue_kept_net_of_the_offers(book):
-    figures = selectors.case_summary(last_90_days())
+def test_revenue_kept_net_of_the_offers(source, book):
+    figures = selectors.case_summary(last_90_days(), source=source)
 
     # kept 199 + 299 + 199 + 199 a month; offers: pause 1 x 199, downgrade 100 x 12,
     # pause 2 x 199, a free month 199.
@@ -50,13 +50,16 @@ def test_revenue_kept_net_of_the_offers(book):
     assert figures["cost_per_save"] == Decimal("499.00")
 
 
-def test_filters_narrow_every_figure(book, plans):
-    phone = selectors.case_summary(last_90_days(channel="phone"))
-    premium = selectors.case_summary(last_90_days(plan=plans["premium"].pk))
+def test_filters_narrow_every_figure(source, book, plans):
+    phone = selectors.case_summary(last_90_days(channel="phone"), source=source)
+    premium = selectors.case_summary(last_90_days(plan=plans["premium"].pk), source=source)
     week = selectors.case_summary(
-        Filters(start=timezone.localdate() - timedelta(days=6), end=timezone.localdate())
+        Filters(start=timezone.localdate() - timedelta(days=6), end=timezone.localdate()),
+        source=source,
     )
-    pushed = selectors.case_summary(last_90_days(churn_group="unintentionally_pushed"))
+    pushed = selectors.case_summary(
+        last_90_days(churn_group="unintentionally_pushed"), source=source
+    )
 
     assert (phone["saved"], phone["cancelled"], phone["abandoned"]) == (1, 0, 0)
     assert (premium["saved"], premium["cancelled"], premium["abandoned"]) == (1, 0, 1)
@@ -68,8 +71,8 @@ def by_key(rows):
     return {row["key"]: (row["saved"], row["cancelled"], row["abandoned"]) for row in rows}
 
 
-def test_breakdowns_by_every_dimension(book, agent):
-    breakdowns = selectors.case_breakdowns(last_90_days())
+def test_breakdowns_by_every_dimension(source, book, agent):
+    breakdowns = selectors.case_breakdowns(last_90_days(), source=source)
 
     assert by_key(breakdowns["reason"]) == {
         "I am moving": (2, 0, 0),
@@ -93,10 +96,10 @@ def test_breakdowns_by_every_dimension(book, agent):
     assert by_key(breakdowns["offer_rule"])[""] == (0, 1, 1)
 
 
-def test_offer_acceptance_shown_against_accepted(book):
+def test_offer_acceptance_shown_against_accepted(source, book):
     rows = {
         (r["kind"], r["rule_name"]): (r["shown"], r["accepted"])
-        for r in selectors.offer_acceptance(last_90_days())
+        for r in selectors.offer_acceptance(last_90_days(), source=source)
     }
 
     assert rows[("pause", "Pause for life changes")] == (2, 2)
@@ -105,8 +108,8 @@ def test_offer_acceptance_shown_against_accepted(book):
     assert sum(accepted for _, accepted in rows.values()) == 4
 
 
-def test_web_funnel(book):
-    assert selectors.web_funnel(last_90_days()) == {
+def test_web_funnel(source, book):
+    assert selectors.web_funnel(last_90_days(), source=source) == {
         "opened": 5,
         "reason_chosen": 5,
         "offers_shown": 5,
@@ -117,9 +120,9 @@ def test_web_funnel(book):
     }
 
 
-def test_figures_match_a_plain_sql_cross_check(book):
+def test_figures_match_a_plain_sql_cross_check(source, book):
     filters = last_90_days()
-    figures = selectors.case_summary(filters)
+    figures = selectors.case_summary(filters, source=source)
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -153,7 +156,7 @@ def test_figures_match_a_plain_sql_cross_check(book):
     )
     assert (figures["kept_monthly"], figures["offer_cost"]) == (kept, cost)
     by_kind: dict[str, list[int]] = {}
-    for row in selectors.offer_acceptance(filters):
+    for row in selectors.offer_acceptance(filters, source=source):
         totals = by_kind.setdefault(row["kind"], [0, 0])
         totals[0] += row["shown"]
         totals[1] += row["accepted"]

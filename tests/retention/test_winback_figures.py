@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from retention import selectors
 from retention.selectors import Filters
+from retention.services import rollups_refresh
 from subscriptions import services as subscription_services
 from subscriptions.actors import Actor
 from tests.winback.conftest import campaigns, make_lost  # noqa: F401 - shared fixture
@@ -52,11 +53,12 @@ def winback_book(campaigns, django_capture_on_commit_callbacks):  # noqa: F811
         subscription=lost[4].subscription, actor=Actor.api("billing")
     )
     services.comebacks_detect()
+    rollups_refresh()
     return {"lost": lost, "won": won}
 
 
-def test_hit_rate_and_holdout_by_campaign(winback_book):
-    rows = selectors.winback_breakdowns(period())
+def test_hit_rate_and_holdout_by_campaign(source, winback_book):
+    rows = selectors.winback_breakdowns(period(), source=source)
 
     [campaign] = rows["campaign"]
     assert campaign["key"] == BOUGHT_AWAY
@@ -83,9 +85,9 @@ def test_uplift_with_its_confidence_interval(settings):
     assert (result.low, result.high) == (pytest.approx(0.10 - margin), pytest.approx(0.10 + margin))
 
 
-def test_value_cost_lifetime_value_and_roi(winback_book, settings):
+def test_value_cost_lifetime_value_and_roi(source, winback_book, settings):
     settings.TACK_COST_PER_EMAIL = 2.0
-    summary = selectors.winback_summary(period())
+    summary = selectors.winback_summary(period(), source=source)
 
     assert (summary.contacted, summary.contacts, summary.calls) == (4, 4, 0)
     assert (summary.comebacks, summary.organic) == (1, 1)
@@ -98,8 +100,8 @@ def test_value_cost_lifetime_value_and_roi(winback_book, settings):
     assert summary.cost_per_comeback == Decimal("157.25")
 
 
-def test_weekly_trends_carry_save_and_hit_rates(winback_book):
-    weeks = selectors.trends(period())["weekly"]
+def test_weekly_trends_carry_save_and_hit_rates(source, winback_book):
+    weeks = selectors.trends(period(), source=source)["weekly"]
 
     contacted = [w for w in weeks if w.get("contacted")]
     assert sum(w["contacted"] for w in contacted) == 4

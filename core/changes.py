@@ -1,0 +1,52 @@
+"""Noting what changed, for aggregates kept elsewhere (the dashboard's daily rollups).
+
+The apps below ``retention`` must not import it, so their services note *what* changed —
+a case, a subscription that asked to leave, a lost customer's outreach or group — as
+``ChangeMark`` rows in the same transaction as the change. A rolled-back change leaves no
+mark; a committed one cannot be missed. After commit a rollup refresh is requested (at most
+one per TACK_ROLLUP_REFRESH_DELAY_SECONDS); the periodic refresh catches anything else, so a
+broker that is down delays the figures but loses nothing.
+"""
+
+import logging
+from collections.abc import Iterable
+
+from celery import current_app
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+from core.enums import ChangeKind
+from core.models import ChangeMark
+
+logger = logging.getLogger(__name__)
+
+REFRESH_TASK = "retention.refresh_rollups"
+REFRESH_REQUESTED_KEY = "rollups:refresh-requested"
+
+
+def changes_mark(*, kind: ChangeKind, ids: Iterable[int]) -> None:
+    """Note that these objects changed (in the caller's transaction)."""
+    unique = sorted(set(ids))
+    if not unique:
+        return
+    ChangeMark.objects.bulk_create(ChangeMark(kind=kind, object_id=pk) for pk in unique)
+    transaction.on_commit(request_rollup_refresh)
+
+
+def request_rollup_refresh() -> None:
+    """Ask for a refresh a few seconds from now, unless one is already asked for.
+
+    Best effort: a cache or broker that is down only delays the figures until the
+    periodic refresh, so no error may reach the request that made the change.
+    """
+    delay = settings.TACK_ROLLUP_REFRESH_DELAY_SECONDS
+    try:
+        if cache.add(REFRESH_REQUESTED_KEY, 1, timeout=max(delay, 1)):
+            if REFRESH_TASK not in current_app.tasks:
+                # By name, so core need not import retention; outside a worker the apps'
+                # task modules are imported on first use.
+                current_app.loader.import_default_modules()
+            current_app.tasks[REFRESH_TASK].apply_async(countdown=delay)
+    except Exception as exc:  # best effort, see the docstring
+        logger.warning("rollup refresh not requested, the periodic one will do: %s", exc)
