@@ -21,6 +21,7 @@ from subscriptions.billing import billing_gateway
 from subscriptions.enums import CancelledBy, Channel, ConsentSource, EventKind
 from subscriptions.enums import SubscriptionStatus as Status
 from subscriptions.models import Customer, Plan, Subscription, SubscriptionEvent
+from subscriptions.webhooks import ledger_event_publish
 
 MAX_PAUSE_MONTHS = 12
 MAX_DISCOUNT_MONTHS = 24
@@ -78,12 +79,12 @@ def _commit(
     note: str = "",
     now: datetime | None = None,
 ) -> SubscriptionEvent:
-    """Pass the change to billing, save the row and append its ledger entry."""
+    """Pass the change to billing, save the row, append its ledger entry and its webhook."""
     after = _snapshot(subscription)
     billing_gateway().apply(subscription=subscription, kind=kind, before=before, after=after)
     subscription.save()
     last = subscription.events.aggregate(last=Max("sequence"))["last"] or 0
-    return SubscriptionEvent.objects.create(
+    event = SubscriptionEvent.objects.create(
         subscription=subscription,
         sequence=last + 1,
         kind=kind,
@@ -97,6 +98,8 @@ def _commit(
         note=note[:500],
         created_at=now or timezone.now(),
     )
+    ledger_event_publish(event=event, subscription=subscription)
+    return event
 
 
 def next_period_end(subscription: Subscription, *, now: datetime) -> datetime:
