@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "subscriptions",
     "cancellations",
     "winback",
+    "privacy",
     "retention",
     "demo",
 ]

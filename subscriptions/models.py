@@ -33,6 +33,12 @@ class Customer(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    erased_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the customer's personal data was erased (their facts stay).",
+    )
 
     class Meta:
         indexes = [models.Index(fields=["email"]), models.Index(fields=["phone"])]

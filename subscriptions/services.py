@@ -35,6 +35,10 @@ class SubscriptionInputError(TackError):
     code = "invalid"
 
 
+class CustomerErased(ConflictError):
+    code = "customer_erased"
+
+
 def _snapshot(subscription: Subscription) -> dict[str, Any]:
     def iso(value):
         return value.isoformat() if value else None
@@ -128,9 +132,13 @@ def customer_upsert(
     """Create or update a customer by external id. Returns (customer, created, changed).
 
     ``data`` holds any of CUSTOMER_FIELDS plus ``marketing_consent``. Sending the same data
-    twice changes nothing the second time.
+    twice changes nothing the second time. An erased customer is refused (CustomerErased).
     """
     customer = Customer.objects.select_for_update().filter(external_id=external_id).first()
+    if customer is not None and customer.erased_at is not None:
+        raise CustomerErased(
+            _("This customer's personal data has been erased, so it cannot be sent in again.")
+        )
     created = customer is None
     if created:
         customer = Customer(external_id=external_id)
