@@ -11,7 +11,7 @@ def case_data(case: CancellationCase) -> dict[str, Any]:
     offer = case.accepted_offer
     return {
         "customer": customer_ref(case.customer),
-        "subscription": subscription_ref(case.subscription, customer=case.customer),
+        "subscription": subscription_ref(case.subscription),
         "cancellation": {
             "id": case.pk,
             "channel": case.channel,

@@ -109,7 +109,6 @@ def _next_sequence(scope: str) -> int:
         return cursor.fetchone()[0]
 
 
-@transaction.atomic
 def webhook_publish(
     *,
     event_type: str,
@@ -130,7 +129,9 @@ def webhook_publish(
         endpoint_ids = webhook_subscribers(event_type)
     if not endpoint_ids:
         return None
-    return _write_event(event_type, scope, data, occurred_at or timezone.now(), endpoint_ids)
+    # Part of the caller's transaction (no savepoint): if the change rolls back, so does this.
+    with transaction.atomic(savepoint=False):
+        return _write_event(event_type, scope, data, occurred_at or timezone.now(), endpoint_ids)
 
 
 def _write_event(

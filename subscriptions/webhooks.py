@@ -44,14 +44,13 @@ def customer_ref(customer: Customer) -> dict[str, Any]:
     return {"external_id": customer.external_id}
 
 
-def subscription_ref(subscription: Subscription, *, customer: Customer) -> dict[str, Any]:
+def subscription_ref(subscription: Subscription) -> dict[str, Any]:
     return {
         "external_id": subscription.external_id,
         "status": subscription.status,
         "plan": subscription.plan.code,
         "monthly_amount": money(subscription.monthly_amount),
         "currency": subscription.currency,
-        "customer": customer_ref(customer),
     }
 
 

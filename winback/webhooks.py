@@ -22,7 +22,7 @@ def comeback_publish(*, comeback: Comeback, customer: Customer) -> None:
         occurred_at=comeback.at,
         data={
             "customer": customer_ref(customer),
-            "subscription": subscription_ref(subscription, customer=customer),
+            "subscription": subscription_ref(subscription),
             "comeback": {
                 "id": comeback.pk,
                 "channel": comeback.channel,
