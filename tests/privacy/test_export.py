@@ -7,7 +7,9 @@ import pytest
 from privacy import selectors, services
 from privacy.models import DataRightsLog
 from subscriptions.actors import Actor
+from tests.factories import make_customer, make_endpoint
 from tests.privacy.conftest import EMAIL, FOLLOW_UP_NOTES, INTERVIEW_NOTES, NAME, OWN_WORDS, PHONE
+from winback import services as winback_services
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +93,16 @@ def test_every_export_is_audited(history, manager):
     )
     document = selectors.customer_export(customer=history.customer)
     assert [row["action"] for row in document["data_rights_log"]] == ["export"]
+
+
+def test_export_lists_the_events_sent_about_the_customer(db):
+    customer = make_customer()
+    make_endpoint(url="http://127.0.0.1:9/unused")
+    make_endpoint(url="http://127.0.0.1:9/also-unused")
+    winback_services.customer_unsubscribe(customer=customer)
+
+    document = selectors.customer_export(customer=customer)
+
+    [event] = document["webhook_events"]
+    assert event["event_type"] == "customer.unsubscribed"
+    assert document["suppression"]["source"] == "unsubscribe_link"
