@@ -308,7 +308,17 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Tack API",
     "DESCRIPTION": (
         "Push customers and subscriptions into Tack, embed the cancellation flow and read "
-        "what happened. Authenticate with an API key: `Authorization: Bearer <key>`."
+        "what happened. Authenticate with an API key: `Authorization: Bearer <key>`.\n\n"
+        "**Webhooks.** Tack also tells the company's systems what happened: it POSTs a "
+        "versioned JSON event (`id`, `type`, `version`, `occurred_at`, `sequence` per "
+        "subscription, `data` with external ids) to each endpoint a manager registered in "
+        "the admin for `cancellation.started|saved|cancelled|abandoned`, "
+        "`subscription.paused|resumed|plan_changed|credit_granted|discount_granted|"
+        "cancel_scheduled|cancel_withdrawn|cancelled|reactivated`, `winback.comeback`, "
+        "`customer.unsubscribed` and `customer.erased`. Each POST is signed: "
+        '`Tack-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`; '
+        "reject old timestamps and de-duplicate on `Tack-Event-Id`. Answer 2xx, or Tack "
+        "retries with exponential backoff for 72 hours. The README has the payloads."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
