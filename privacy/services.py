@@ -196,8 +196,8 @@ def free_text_clear_expired(*, now: datetime | None = None) -> dict[str, int]:
     """Clear customers' free text older than TACK_FREE_TEXT_RETENTION_DAYS (set-based).
 
     What goes: exit reasons in the customer's words and interview notes of cases opened
-    before the cutoff (and their history and lost-customer copies), and the hints and
-    outcome notes of callbacks created before it. Everything else stays.
+    before the cutoff (and their history and lost-customer copies), the hints and outcome
+    notes of callbacks created before it, and win-back call notes. Everything else stays.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.TACK_FREE_TEXT_RETENTION_DAYS)
