@@ -27,10 +27,12 @@ from cancellations.models import (
     ExitReason,
     Offer,
 )
+from cancellations.webhooks import case_event_publish
 from core.changes import changes_mark
 from core.dates import add_months
-from core.enums import ChangeKind
+from core.enums import ChangeKind, WebhookEventType
 from core.errors import ConflictError, TackError
+from core.webhooks import webhook_subscribers
 from subscriptions import services as subscription_services
 from subscriptions.actors import Actor
 from subscriptions.enums import Channel, SubscriptionStatus
@@ -95,7 +97,8 @@ def cancellation_start(
 ) -> CancellationCase:
     """Open a case for this subscription, or resume the one that is open.
 
-    Side effects: a case and its OPENED step (or a RESUMED step).
+    Side effects: a case, its OPENED step and a cancellation.started webhook (or a RESUMED
+    step).
     """
     now = now or timezone.now()
     if actor.channel not in CaseChannel.values:
@@ -133,6 +136,7 @@ def cancellation_start(
         opened_at=now,
     )
     _step(case, CaseStepKind.OPENED, actor, now, channel=actor.channel)
+    case_event_publish(case=case, event_type=WebhookEventType.CANCELLATION_STARTED)
     return case
 
 
@@ -266,7 +270,8 @@ def offer_accept(
     A call-back request leaves the case open for the agent who calls. Accepting the offer
     that already saved the case returns the case unchanged (a replayed request).
     Side effects: subscription services (ledger rows); OFFER_ACCEPTED or CALLBACK_REQUESTED
-    step; a callback request; the confirmation email, after commit.
+    step; a callback request; a cancellation.saved webhook; the confirmation email, after
+    commit.
     """
     now = now or timezone.now()
     options = options or {}
@@ -306,6 +311,7 @@ def offer_accept(
     case.save()
     _close_callbacks(case, now, note="saved")
     _step(case, CaseStepKind.OFFER_ACCEPTED, actor, now, offer=offer.kind, cost=str(cost))
+    case_event_publish(case=case, event_type=WebhookEventType.CANCELLATION_SAVED)
     emails.send_case_saved(case)
     return case
 
@@ -329,8 +335,8 @@ def cancellation_decline(
 
     By default the subscription ends with the current period; ``immediately`` ends it now.
     Declining a case that is already cancelled returns it unchanged (a replayed request).
-    Side effects: the subscription's cancellation (ledger row); a DECLINED step; the
-    receipt email with its undo link, after commit.
+    Side effects: the subscription's cancellation (ledger row); a DECLINED step; a
+    cancellation.cancelled webhook; the receipt email with its undo link, after commit.
     """
     now = now or timezone.now()
     case = _lock_case(case)
@@ -356,6 +362,7 @@ def cancellation_decline(
     case.save()
     _close_callbacks(case, now, note="cancelled")
     _step(case, CaseStepKind.DECLINED, actor, now, immediately=immediately)
+    case_event_publish(case=case, event_type=WebhookEventType.CANCELLATION_CANCELLED)
     emails.send_case_cancelled(case)
     return case
 
@@ -397,6 +404,7 @@ def cases_abandon_stale(*, now: datetime | None = None, batch_size: int = 5000) 
     """Close open cases nobody finished within TACK_CASE_ABANDON_HOURS as abandoned.
 
     Cases waiting for a call back, or with a follow-up still ahead, stay open.
+    Side effects: an ABANDONED step and a cancellation.abandoned webhook per case.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.TACK_CASE_ABANDON_HOURS)
@@ -421,7 +429,22 @@ def cases_abandon_stale(*, now: datetime | None = None, batch_size: int = 5000) 
                 CaseStep(case_id=pk, kind=CaseStepKind.ABANDONED, at=now, actor_label=actor.label)
                 for pk in ids
             )
+            _publish_abandoned(ids)
         total += len(ids)
+
+
+def _publish_abandoned(case_ids: list[int]) -> None:
+    endpoint_ids = webhook_subscribers(WebhookEventType.CANCELLATION_ABANDONED)
+    if not endpoint_ids:
+        return
+    for case in CancellationCase.objects.filter(pk__in=case_ids).select_related(
+        "customer", "subscription__plan", "reason"
+    ):
+        case_event_publish(
+            case=case,
+            event_type=WebhookEventType.CANCELLATION_ABANDONED,
+            endpoint_ids=endpoint_ids,
+        )
 
 
 # --- Phone exit interviews ---------------------------------------------------------

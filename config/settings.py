@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "subscriptions",
     "cancellations",
     "winback",
+    "privacy",
     "retention",
     "demo",
 ]
@@ -193,6 +194,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.purge_idempotency_records",
         "schedule": crontab(minute=17, hour=3),
     },
+    "core-sweep-webhooks": {
+        "task": "core.sweep_webhooks",
+        "schedule": timedelta(seconds=15),
+    },
+    "core-purge-webhook-log": {
+        "task": "core.purge_webhook_log",
+        "schedule": crontab(minute=27, hour=3),
+    },
+    "privacy-clear-old-free-text": {
+        "task": "privacy.clear_old_free_text",
+        "schedule": crontab(minute=37, hour=3),
+    },
 }
 
 # --- Email -------------------------------------------------------------------
@@ -303,7 +316,17 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Tack API",
     "DESCRIPTION": (
         "Push customers and subscriptions into Tack, embed the cancellation flow and read "
-        "what happened. Authenticate with an API key: `Authorization: Bearer <key>`."
+        "what happened. Authenticate with an API key: `Authorization: Bearer <key>`.\n\n"
+        "**Webhooks.** Tack also tells the company's systems what happened: it POSTs a "
+        "versioned JSON event (`id`, `type`, `version`, `occurred_at`, `sequence` per "
+        "subscription, `data` with external ids) to each endpoint a manager registered in "
+        "the admin for `cancellation.started|saved|cancelled|abandoned`, "
+        "`subscription.paused|resumed|plan_changed|credit_granted|discount_granted|"
+        "cancel_scheduled|cancel_withdrawn|cancelled|reactivated`, `winback.comeback`, "
+        "`customer.unsubscribed` and `customer.erased`. Each POST is signed: "
+        '`Tack-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`; '
+        "reject old timestamps and de-duplicate on `Tack-Event-Id`. Answer 2xx, or Tack "
+        "retries with exponential backoff for 72 hours. The README has the payloads."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -375,6 +398,22 @@ TACK_WINBACK_REQUEUE_SECONDS = env.int("TACK_WINBACK_REQUEUE_SECONDS", default=3
 TACK_COST_PER_EMAIL = env.float("TACK_COST_PER_EMAIL", default=1.0)
 TACK_COST_PER_CALL = env.float("TACK_COST_PER_CALL", default=50.0)
 TACK_UPLIFT_MIN_GROUP = env.int("TACK_UPLIFT_MIN_GROUP", default=30)
+# Outbound webhooks: how long a receiver may take, the retry schedule (doubling from the base
+# up to the cap between attempts, given up this many hours after the first), how long a
+# claimed delivery may run before the sweep retries it, and how long the log is kept.
+TACK_WEBHOOK_TIMEOUT_SECONDS = env.int("TACK_WEBHOOK_TIMEOUT_SECONDS", default=10)
+TACK_WEBHOOK_RETRY_BASE_SECONDS = env.int("TACK_WEBHOOK_RETRY_BASE_SECONDS", default=60)
+TACK_WEBHOOK_RETRY_MAX_SECONDS = env.int("TACK_WEBHOOK_RETRY_MAX_SECONDS", default=6 * 3600)
+TACK_WEBHOOK_GIVE_UP_HOURS = env.int("TACK_WEBHOOK_GIVE_UP_HOURS", default=72)
+TACK_WEBHOOK_LEASE_SECONDS = env.int("TACK_WEBHOOK_LEASE_SECONDS", default=120)
+TACK_WEBHOOK_LOG_RETENTION_DAYS = env.int("TACK_WEBHOOK_LOG_RETENTION_DAYS", default=90)
+if TACK_WEBHOOK_LEASE_SECONDS <= 2 * TACK_WEBHOOK_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured(
+        "TACK_WEBHOOK_LEASE_SECONDS must be more than twice TACK_WEBHOOK_TIMEOUT_SECONDS, "
+        "or the sweep would retry deliveries that are still waiting for an answer."
+    )
+# Data rights: customers' free-text exit notes are cleared this many days after the case.
+TACK_FREE_TEXT_RETENTION_DAYS = env.int("TACK_FREE_TEXT_RETENTION_DAYS", default=730)
 RATELIMIT_VIEW = "core.views.ratelimited"
 TACK_IDEMPOTENCY_RETENTION_HOURS = env.int("TACK_IDEMPOTENCY_RETENTION_HOURS", default=48)
 

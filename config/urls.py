@@ -12,6 +12,7 @@ admin.site.index_title = "Keep the customers who are about to leave, win back th
 api_v1 = [
     path("", include("subscriptions.urls_api")),
     path("", include("cancellations.urls_api")),
+    path("", include("privacy.urls_api")),
     path("", include("retention.urls_api")),
 ]
 

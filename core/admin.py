@@ -1,7 +1,21 @@
-from django.contrib import admin, messages
+import json
+import uuid
 
-from core import services
-from core.models import ApiKey, OutboundEmail
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils.html import format_html
+
+from core import services, webhooks
+from core.enums import WebhookDeliveryStatus, WebhookEventType
+from core.models import (
+    ApiKey,
+    OutboundEmail,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 @admin.register(ApiKey)
@@ -50,3 +64,186 @@ class OutboundEmailAdmin(admin.ModelAdmin):
             services.email_retry(email_id=pk) for pk in queryset.values_list("pk", flat=True)
         )
         self.message_user(request, f"{sent} email(s) queued again.")
+
+
+# --- Webhooks ----------------------------------------------------------------------
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(
+        max_length=500,
+        assume_scheme="https",
+        help_text="Receives a signed JSON POST per event (https in production).",
+    )
+    event_types = forms.MultipleChoiceField(
+        choices=WebhookEventType.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The events posted to this URL (the README describes each payload).",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["name", "url", "event_types", "active"]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = ["name", "url", "active", "event_count", "waiting", "failed", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["name", "url"]
+    readonly_fields = ["signing_secret", "created_at", "created_by", "delivery_log"]
+    actions = ["send_test_event", "rotate_secret"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "url", "event_types", "active"]
+        return fields if obj is None else [*fields, *self.readonly_fields]
+
+    def get_queryset(self, request):
+        waiting = [WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.SENDING]
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                waiting_count=Count("deliveries", filter=Q(deliveries__status__in=waiting)),
+                failed_count=Count(
+                    "deliveries", filter=Q(deliveries__status=WebhookDeliveryStatus.FAILED)
+                ),
+            )
+        )
+
+    @admin.display(description="events")
+    def event_count(self, obj):
+        return len(obj.event_types)
+
+    @admin.display(description="waiting", ordering="waiting_count")
+    def waiting(self, obj):
+        return obj.waiting_count
+
+    @admin.display(description="failed", ordering="failed_count")
+    def failed(self, obj):
+        return obj.failed_count
+
+    @admin.display(description="signing secret")
+    def signing_secret(self, obj):
+        return format_html(
+            "<code>{}</code><div class='help'>Verify the <code>Tack-Signature</code> header "
+            "with it (see the README). <em>Rotate the signing secret</em> replaces it.</div>",
+            obj.secret,
+        )
+
+    @admin.display(description="deliveries")
+    def delivery_log(self, obj):
+        url = reverse("admin:core_webhookdelivery_changelist") + f"?endpoint__id__exact={obj.pk}"
+        return format_html('<a href="{}">Delivery log</a>', url)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the delivery log refers to it; deactivate instead
+
+    @admin.action(description="Send a test event", permissions=["change"])
+    def send_test_event(self, request, queryset):
+        for endpoint in queryset:
+            webhooks.webhook_send_test(endpoint=endpoint)
+        self.message_user(
+            request, f"{queryset.count()} test event(s) queued; see the delivery log."
+        )
+
+    @admin.action(description="Rotate the signing secret", permissions=["change"])
+    def rotate_secret(self, request, queryset):
+        for endpoint in queryset:
+            webhooks.webhook_rotate_secret(endpoint=endpoint)
+            self.log_change(request, endpoint, "Rotated the signing secret")
+        self.message_user(request, f"{queryset.count()} secret(s) replaced.", messages.WARNING)
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    fields = ["number", "started_at", "status_code", "latency_ms", "error"]
+    readonly_fields = fields
+    ordering = ["-number", "-pk"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "event_type",
+        "endpoint",
+        "sequence",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "delivered_at",
+    ]
+    list_filter = ["status", "event_type", "endpoint"]
+    list_select_related = ["endpoint"]
+    search_fields = ["event_type"]
+    search_help_text = "An event id, or an event type."
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    inlines = [WebhookAttemptInline]
+    actions = ["send_again"]
+    fields = [
+        "event_id",
+        "event_type",
+        "endpoint",
+        "sequence",
+        "status",
+        "attempts",
+        "schedule_started_at",
+        "next_attempt_at",
+        "delivered_at",
+        "last_status_code",
+        "last_error",
+        "created_at",
+        "payload_json",
+    ]
+    readonly_fields = fields
+
+    def get_search_results(self, request, queryset, search_term):
+        try:
+            event_id = uuid.UUID(search_term.strip())
+        except ValueError:
+            return super().get_search_results(request, queryset, search_term)
+        return queryset.filter(event_id=event_id), False
+
+    @admin.display(description="payload")
+    def payload_json(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # The page stays read-only; the permission only unlocks "Send again".
+        return obj is None and super().has_change_permission(request, obj)
+
+    @admin.action(description="Send again (same event id)", permissions=["change"])
+    def send_again(self, request, queryset):
+        queued = 0
+        for delivery in queryset.select_related("endpoint"):
+            if webhooks.webhook_redeliver(delivery_id=delivery.pk):
+                queued += 1
+                self.log_change(request, delivery, "Sent again")
+                if not delivery.endpoint.active:
+                    self.message_user(
+                        request,
+                        f"{delivery.endpoint.name} is inactive: its deliveries wait until it "
+                        "is active again.",
+                        messages.WARNING,
+                    )
+        self.message_user(request, f"{queued} delivery(ies) queued again.")

@@ -14,3 +14,44 @@ class ChangeKind(models.TextChoices):
     CASE = "case", "A cancellation case"
     SUBSCRIPTION_LEFT = "subscription_left", "A subscription asked to leave"
     LOST_CUSTOMER = "lost_customer", "A lost customer's outreach, group or comeback"
+
+
+class WebhookEventType(models.TextChoices):
+    """What Tack tells the company's systems. Receivers subscribe per endpoint."""
+
+    CANCELLATION_STARTED = "cancellation.started", "cancellation.started"
+    CANCELLATION_SAVED = "cancellation.saved", "cancellation.saved"
+    CANCELLATION_CANCELLED = "cancellation.cancelled", "cancellation.cancelled"
+    CANCELLATION_ABANDONED = "cancellation.abandoned", "cancellation.abandoned"
+    SUBSCRIPTION_PAUSED = "subscription.paused", "subscription.paused"
+    SUBSCRIPTION_RESUMED = "subscription.resumed", "subscription.resumed"
+    SUBSCRIPTION_PLAN_CHANGED = "subscription.plan_changed", "subscription.plan_changed"
+    SUBSCRIPTION_CREDIT_GRANTED = "subscription.credit_granted", "subscription.credit_granted"
+    SUBSCRIPTION_DISCOUNT_GRANTED = (
+        "subscription.discount_granted",
+        "subscription.discount_granted",
+    )
+    SUBSCRIPTION_CANCEL_SCHEDULED = (
+        "subscription.cancel_scheduled",
+        "subscription.cancel_scheduled",
+    )
+    SUBSCRIPTION_CANCEL_WITHDRAWN = (
+        "subscription.cancel_withdrawn",
+        "subscription.cancel_withdrawn",
+    )
+    SUBSCRIPTION_CANCELLED = "subscription.cancelled", "subscription.cancelled"
+    SUBSCRIPTION_REACTIVATED = "subscription.reactivated", "subscription.reactivated"
+    WINBACK_COMEBACK = "winback.comeback", "winback.comeback"
+    CUSTOMER_UNSUBSCRIBED = "customer.unsubscribed", "customer.unsubscribed"
+    CUSTOMER_ERASED = "customer.erased", "customer.erased"
+
+
+# Sent only by the endpoint admin's "Send a test event"; no endpoint subscribes to it.
+WEBHOOK_TEST_EVENT = "webhook.test"
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed (gave up)"

@@ -1,9 +1,12 @@
+import secrets
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
-from core.enums import ChangeKind, EmailStatus
+from core.enums import ChangeKind, EmailStatus, WebhookDeliveryStatus
 
 
 class ApiKey(models.Model):
@@ -108,6 +111,129 @@ class ChangeMark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.object_id}"
+
+
+def webhook_secret() -> str:
+    return f"whsec_{secrets.token_urlsafe(32)}"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the company's billing or CRM that hears of the event types it subscribes to.
+
+    The secret signs every delivery; it is stored as is, because signing needs it.
+    """
+
+    name = models.CharField(max_length=100, help_text="Who receives, e.g. 'billing'.")
+    url = models.URLField(max_length=500, help_text="Receives a signed JSON POST per event.")
+    secret = models.CharField(max_length=100, default=webhook_secret, editable=False)
+    event_types = models.JSONField(default=list, help_text="The event types sent here.")
+    active = models.BooleanField(
+        default=True, help_text="An inactive endpoint's deliveries wait until it is active again."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False
+    )
+
+    class Meta:
+        verbose_name = "webhook endpoint"
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.url})"
+
+    def wants(self, event_type: str) -> bool:
+        return self.active and event_type in self.event_types
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint, written in the same transaction as the change behind it.
+
+    Like the email outbox, the row is the truth: a task posts it after commit, the sweep
+    re-enqueues what a lost message or a dead worker left behind, and the conditional claim
+    in ``core.webhooks.webhook_deliver`` keeps two workers from posting the same attempt.
+    """
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    event_id = models.UUIDField(help_text="The same for every endpoint, retry and replay.")
+    event_type = models.CharField(max_length=50, db_index=True)
+    sequence = models.PositiveBigIntegerField(
+        help_text="Counts the events of one subscription (or customer) upwards."
+    )
+    payload = models.JSONField(encoder=DjangoJSONEncoder)
+    status = models.CharField(
+        max_length=10,
+        choices=WebhookDeliveryStatus.choices,
+        default=WebhookDeliveryStatus.PENDING,
+    )
+    attempts = models.PositiveIntegerField(default=0, help_text="All attempts, replays included.")
+    schedule_attempts = models.PositiveIntegerField(
+        default=0, help_text="Attempts since the schedule (re)started; drives the backoff."
+    )
+    schedule_started_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "event_id"], name="one_delivery_per_event_and_endpoint"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhook_pending_due",
+                condition=models.Q(status__in=["pending", "sending"]),
+            ),
+            models.Index(fields=["event_id"], name="webhook_event_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id} → {self.endpoint.name} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """What the receiver answered to one POST: status, latency, error."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["delivery_id", "number", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} #{self.number}: {self.status_code or self.error[:40]}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class WebhookSequence(models.Model):
+    """The last sequence number given to the events of one scope (a subscription, a customer)."""
+
+    scope = models.CharField(max_length=80, primary_key=True)
+    last = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.scope}: {self.last}"
 
 
 def history_user(request=None, **kwargs):

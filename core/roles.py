@@ -1,7 +1,8 @@
 """The two staff roles and what each may do in the admin.
 
 Service agents work with customers, subscriptions, cancellation cases and the callback
-queue. Retention managers may do everything in Tack, configuration included.
+queue. Retention managers may do everything in Tack, configuration, webhooks and data rights
+(export and erasure) included.
 """
 
 import contextlib
@@ -11,7 +12,7 @@ from django.apps import apps as global_apps
 AGENTS = "Service agents"
 MANAGERS = "Retention managers"
 
-TACK_APPS = ("core", "subscriptions", "cancellations", "winback", "retention")
+TACK_APPS = ("core", "subscriptions", "cancellations", "winback", "privacy", "retention")
 
 AGENT_PERMISSIONS = {
     "subscriptions": [

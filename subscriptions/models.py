@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from subscriptions.enums import (
+    LEAVE_KINDS,
     CancelledBy,
     Channel,
     ConsentSource,
@@ -33,6 +34,12 @@ class Customer(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    erased_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the customer's personal data was erased (their facts stay).",
+    )
 
     class Meta:
         indexes = [models.Index(fields=["email"]), models.Index(fields=["phone"])]
@@ -141,7 +148,15 @@ class SubscriptionEvent(models.Model):
                 fields=["subscription", "sequence"], name="subscription_event_sequence"
             )
         ]
-        indexes = [models.Index(fields=["kind", "created_at"], name="sub_event_kind_created")]
+        indexes = [
+            models.Index(fields=["kind", "created_at"], name="sub_event_kind_created"),
+            # "When did this subscription next ask to leave?": one probe per saved case.
+            models.Index(
+                fields=["subscription", "created_at"],
+                name="sub_event_leaves",
+                condition=models.Q(kind__in=LEAVE_KINDS),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.subscription_id}#{self.sequence} {self.kind}"

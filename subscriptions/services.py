@@ -23,6 +23,7 @@ from subscriptions.billing import billing_gateway
 from subscriptions.enums import LEAVE_KINDS, CancelledBy, Channel, ConsentSource, EventKind
 from subscriptions.enums import SubscriptionStatus as Status
 from subscriptions.models import Customer, Plan, Subscription, SubscriptionEvent
+from subscriptions.webhooks import ledger_event_publish
 
 MAX_PAUSE_MONTHS = 12
 MAX_DISCOUNT_MONTHS = 24
@@ -34,6 +35,10 @@ class SubscriptionError(ConflictError):
 
 class SubscriptionInputError(TackError):
     code = "invalid"
+
+
+class CustomerErased(ConflictError):
+    code = "customer_erased"
 
 
 def _snapshot(subscription: Subscription) -> dict[str, Any]:
@@ -80,7 +85,7 @@ def _commit(
     note: str = "",
     now: datetime | None = None,
 ) -> SubscriptionEvent:
-    """Pass the change to billing, save the row and append its ledger entry."""
+    """Pass the change to billing, save the row, append its ledger entry and its webhook."""
     after = _snapshot(subscription)
     billing_gateway().apply(subscription=subscription, kind=kind, before=before, after=after)
     subscription.save()
@@ -88,7 +93,7 @@ def _commit(
     if kind in LEAVE_KINDS:
         # An earlier save of this subscription may no longer count as billing-verified.
         changes_mark(kind=ChangeKind.SUBSCRIPTION_LEFT, ids=[subscription.pk])
-    return SubscriptionEvent.objects.create(
+    event = SubscriptionEvent.objects.create(
         subscription=subscription,
         sequence=last + 1,
         kind=kind,
@@ -102,6 +107,8 @@ def _commit(
         note=note[:500],
         created_at=now or timezone.now(),
     )
+    ledger_event_publish(event=event, subscription=subscription)
+    return event
 
 
 def next_period_end(subscription: Subscription, *, now: datetime) -> datetime:
@@ -130,9 +137,13 @@ def customer_upsert(
     """Create or update a customer by external id. Returns (customer, created, changed).
 
     ``data`` holds any of CUSTOMER_FIELDS plus ``marketing_consent``. Sending the same data
-    twice changes nothing the second time.
+    twice changes nothing the second time. An erased customer is refused (CustomerErased).
     """
     customer = Customer.objects.select_for_update().filter(external_id=external_id).first()
+    if customer is not None and customer.erased_at is not None:
+        raise CustomerErased(
+            _("This customer's personal data has been erased, so it cannot be sent in again.")
+        )
     created = customer is None
     if created:
         customer = Customer(external_id=external_id)

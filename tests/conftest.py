@@ -1,6 +1,11 @@
 import email
 import email.policy
+import json
 import socket
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from rest_framework.test import APIClient
@@ -97,3 +102,72 @@ def celery_worker():
             yield worker
     finally:
         app.conf.task_always_eager = True
+
+
+@dataclass
+class ReceivedRequest:
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+class WebhookReceiver:
+    """A real HTTP server on localhost that keeps every POST and answers as it is told:
+    ``answer((500, 0), (200, 1.5))`` makes the next two answers a 500 and a 200 after 1.5 s;
+    after that it answers 200 at once."""
+
+    def __init__(self, server: ThreadingHTTPServer):
+        self.server = server
+        self.requests: list[ReceivedRequest] = []
+        self.plan: list[tuple[int, float]] = []
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/hooks/tack"
+
+    def answer(self, *plan: tuple[int, float]) -> None:
+        with self.lock:
+            self.plan.extend(plan)
+
+    def events(self) -> list[dict]:
+        with self.lock:
+            return [request.json for request in self.requests]
+
+
+class _ReceiverHandler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        receiver: WebhookReceiver = self.server.receiver
+        with receiver.lock:
+            receiver.requests.append(ReceivedRequest(dict(self.headers.items()), body))
+            status, delay = receiver.plan.pop(0) if receiver.plan else (200, 0)
+        time.sleep(delay)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up waiting
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def webhook_receiver():
+    """A threaded HTTP server on 127.0.0.1 standing in for the company's billing or CRM."""
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _ReceiverHandler)
+    server.daemon_threads = True
+    server.block_on_close = False
+    receiver = WebhookReceiver(server)
+    server.receiver = receiver
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield receiver
+    server.shutdown()
+    server.server_close()

@@ -8,6 +8,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from core.enums import WebhookEventType
+from core.models import WebhookEndpoint
 from core.roles import AGENTS, MANAGERS, ensure_roles
 from subscriptions import services as subscription_services
 from subscriptions.actors import Actor
@@ -107,3 +109,13 @@ def make_agent(username: str = "agent"):
 
 def make_manager(username: str = "manager"):
     return make_user(username, role=MANAGERS)
+
+
+def make_endpoint(*, url: str, event_types: list[str] | None = None, active: bool = True):
+    """A webhook endpoint for ``url`` wanting ``event_types`` (default: every type)."""
+    return WebhookEndpoint.objects.create(
+        name=unique("endpoint-"),
+        url=url,
+        event_types=list(WebhookEventType.values) if event_types is None else event_types,
+        active=active,
+    )

@@ -41,6 +41,7 @@ from winback.enums import (
     OutreachStatus,
 )
 from winback.models import Campaign, Comeback, LostCustomer, Outreach, Suppression
+from winback.webhooks import comeback_publish, unsubscribed_publish
 
 CENT = Decimal("0.01")
 IN_FLIGHT = (OutreachStatus.QUEUED, OutreachStatus.SENT)
@@ -504,8 +505,8 @@ def comeback_record(
     was shown (``outreach``'s campaign), and record the comeback attributed to the last
     contact within the attribution window. Coming back twice raises ComebackError.
 
-    Side effects: REACTIVATED (and discount/credit) ledger rows; the Comeback row; any
-    contact still planned for this lost customer is skipped.
+    Side effects: REACTIVATED (and discount/credit) ledger rows; the Comeback row and its
+    winback.comeback webhook; any contact still planned for this lost customer is skipped.
     """
     now = now or timezone.now()
     lost = LostCustomer.objects.select_for_update().get(pk=lost_customer.pk)
@@ -541,6 +542,7 @@ def _finish_comeback(lost, subscription, channel, offer_cost, now) -> Comeback:
     Outreach.objects.filter(lost_customer=lost, status=OutreachStatus.SCHEDULED).update(
         status=OutreachStatus.SKIPPED, skip_reason="came_back"
     )
+    comeback_publish(comeback=comeback, customer=subscription.customer)
     return comeback
 
 
@@ -575,6 +577,7 @@ def comebacks_detect(*, now: datetime | None = None) -> int:
 def customer_unsubscribe(*, customer: Customer, source: str = "unsubscribe_link") -> bool:
     """Never contact this customer again: a suppression entry, consent withdrawn, and every
     planned contact skipped. Returns False if they had already unsubscribed.
+    Side effects: a customer.unsubscribed webhook the first time.
     """
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     _, created = Suppression.objects.get_or_create(
@@ -591,6 +594,8 @@ def customer_unsubscribe(*, customer: Customer, source: str = "unsubscribe_link"
     Outreach.objects.filter(customer=customer, status=OutreachStatus.SCHEDULED).update(
         status=OutreachStatus.SKIPPED, skip_reason="unsubscribed"
     )
+    if created:
+        unsubscribed_publish(customer=customer, source=source, at=timezone.now())
     return created
 
 

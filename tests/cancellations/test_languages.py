@@ -116,7 +116,7 @@ def test_emails_render_in_every_language(subscription, language):
         assert "&#x27;" not in text and "&amp;" not in text
     subject, text, html = render_email("cancellation_cancelled", context, language=language)
     assert translated(language, "Last day") in text and translated(language, "Last day") in html
-    assert links.undo_link(case=case) in text
+    assert context["undo_url"] in text  # a fresh link would differ once a second has passed
 
 
 def test_customer_locale_is_the_default_and_the_switch_is_remembered(client, subscription):

@@ -1,0 +1,409 @@
+"""Signed outbound webhooks to the company's billing and CRM.
+
+``webhook_publish`` runs inside the transaction of the change it reports and writes one
+delivery row per active endpoint that subscribes to the event type, so a rolled-back change
+emits nothing. After commit a short task posts each row; every 15 seconds the sweep releases
+the claims of workers that died mid-request, and enqueues what is due: retries (exponential
+backoff, given up after ``TACK_WEBHOOK_GIVE_UP_HOURS``) and rows whose task was lost. Every
+attempt is logged with the receiver's status, latency and error.
+
+Each POST is signed: ``Tack-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "t.body")>``.
+"""
+
+import hashlib
+import hmac
+import http.client
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.enums import WEBHOOK_TEST_EVENT
+from core.enums import WebhookDeliveryStatus as Status
+from core.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookSequence,
+    webhook_secret,
+)
+from core.tasking import claim_and_enqueue, enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+PAYLOAD_VERSION = 1
+SIGNATURE_HEADER = "Tack-Signature"
+USER_AGENT = "Tack-Webhooks/1"
+RESPONSE_EXCERPT = 500
+LOST_CLAIM = "No result recorded: the worker stopped during the request (lease expired)."
+
+
+# --- Signing -------------------------------------------------------------------------
+
+
+def sign(*, secret: str, timestamp: int, body: bytes) -> str:
+    """The ``Tack-Signature`` header for ``body`` sent at ``timestamp`` (Unix seconds)."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def verify(
+    *, secret: str, header: str, body: bytes, tolerance: int = 300, now: float | None = None
+) -> bool:
+    """What a receiver does: the signature matches and the timestamp is recent (no replays)."""
+    parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    try:
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((now or time.time()) - timestamp) > tolerance:
+        return False
+    expected = sign(secret=secret, timestamp=timestamp, body=body).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+# --- Publishing ------------------------------------------------------------------------
+
+
+class PayloadEncoder(DjangoJSONEncoder):
+    """Times in UTC, ISO 8601 with microseconds (as in the ledger); decimals as strings."""
+
+    def default(self, o):
+        if isinstance(o, datetime):
+            return o.astimezone(UTC).isoformat()
+        return super().default(o)
+
+
+def webhook_subscribers(event_type: str) -> list[int]:
+    """The active endpoints that want ``event_type`` (a handful of rows, filtered here)."""
+    return [
+        pk
+        for pk, event_types in WebhookEndpoint.objects.filter(active=True).values_list(
+            "pk", "event_types"
+        )
+        if event_type in event_types
+    ]
+
+
+def _next_sequence(scope: str) -> int:
+    # One row per scope, incremented in place: the row stays locked until the caller's
+    # transaction commits, so numbers follow the order in which changes commit.
+    table = connection.ops.quote_name(WebhookSequence._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (scope, last) VALUES (%s, 1) "
+            f"ON CONFLICT (scope) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+            [scope],
+        )
+        return cursor.fetchone()[0]
+
+
+def webhook_publish(
+    *,
+    event_type: str,
+    scope: str,
+    data: dict[str, Any],
+    occurred_at: datetime | None = None,
+    endpoint_ids: list[int] | None = None,
+) -> uuid.UUID | None:
+    """Write the event's deliveries in the caller's transaction; they are posted after commit.
+
+    ``scope`` is what the payload's ``sequence`` counts (``subscription:<pk>`` or
+    ``customer:<pk>``); ``data`` names the objects by their external ids. Pass
+    ``endpoint_ids`` (from ``webhook_subscribers``) when publishing many events of one type.
+    Returns the event id, or None when no active endpoint wants the type (nothing is written).
+    Side effects: one WebhookDelivery per endpoint; a delivery task per row after commit.
+    """
+    if endpoint_ids is None:
+        endpoint_ids = webhook_subscribers(event_type)
+    if not endpoint_ids:
+        return None
+    # Part of the caller's transaction (no savepoint): if the change rolls back, so does this.
+    with transaction.atomic(savepoint=False):
+        return _write_event(event_type, scope, data, occurred_at or timezone.now(), endpoint_ids)
+
+
+def _write_event(
+    event_type: str, scope: str, data: dict, occurred_at: datetime, endpoint_ids: list[int]
+) -> uuid.UUID:
+    event_id = uuid.uuid4()
+    sequence = _next_sequence(scope)
+    envelope = {
+        "id": event_id,
+        "type": event_type,
+        "version": PAYLOAD_VERSION,
+        "occurred_at": occurred_at,
+        "sequence": sequence,
+        "data": data,
+    }
+    payload = json.loads(json.dumps(envelope, cls=PayloadEncoder))
+    now = timezone.now()
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            endpoint_id=endpoint_id,
+            event_id=event_id,
+            event_type=event_type,
+            sequence=sequence,
+            payload=payload,
+            schedule_started_at=now,
+            next_attempt_at=now,
+            enqueued_at=now,
+            created_at=now,
+        )
+        for endpoint_id in endpoint_ids
+    )
+    from core.tasks import deliver_webhook
+
+    for delivery in deliveries:
+        enqueue_on_commit(deliver_webhook, delivery.pk)
+    return event_id
+
+
+@transaction.atomic
+def webhook_send_test(*, endpoint: WebhookEndpoint) -> uuid.UUID:
+    """A ``webhook.test`` event for this endpoint only, so a manager can try the receiver."""
+    data = {"endpoint": {"name": endpoint.name}, "message": "A test event from Tack."}
+    return _write_event(
+        WEBHOOK_TEST_EVENT, f"endpoint:{endpoint.pk}", data, timezone.now(), [endpoint.pk]
+    )
+
+
+def webhook_rotate_secret(*, endpoint: WebhookEndpoint) -> str:
+    """A new signing secret; deliveries from now on are signed with it."""
+    endpoint.secret = webhook_secret()
+    endpoint.save(update_fields=["secret"])
+    return endpoint.secret
+
+
+# --- Delivering ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    status_code: int | None
+    latency_ms: int
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer like any other non-2xx: logged and retried, never followed."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def retry_delay(schedule_attempts: int) -> timedelta:
+    """1, 2, 4, 8 … times the base after the 1st, 2nd, 3rd … failed attempt, up to the cap."""
+    base = settings.TACK_WEBHOOK_RETRY_BASE_SECONDS
+    seconds = base * 2 ** min(max(schedule_attempts - 1, 0), 30)
+    return timedelta(seconds=min(seconds, settings.TACK_WEBHOOK_RETRY_MAX_SECONDS))
+
+
+def delivery_body(delivery: WebhookDelivery) -> bytes:
+    return json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _excerpt(error: urllib.error.HTTPError) -> str:
+    try:
+        return error.read(RESPONSE_EXCERPT).decode("utf-8", "replace").strip()
+    except (OSError, http.client.HTTPException):
+        return ""
+
+
+def _post(delivery: WebhookDelivery) -> AttemptResult:
+    endpoint = delivery.endpoint
+    body = delivery_body(delivery)
+    request = urllib.request.Request(  # noqa: S310 - URLField: http(s) only, set by a manager
+        endpoint.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Tack-Event-Id": str(delivery.event_id),
+            "Tack-Event-Type": delivery.event_type,
+            "Tack-Delivery-Attempt": str(delivery.attempts),
+            SIGNATURE_HEADER: sign(secret=endpoint.secret, timestamp=int(time.time()), body=body),
+        },
+    )
+    started = time.monotonic()
+    status, error = None, ""
+    try:
+        with _opener.open(request, timeout=settings.TACK_WEBHOOK_TIMEOUT_SECONDS) as response:
+            response.read(RESPONSE_EXCERPT)
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status, error = exc.code, f"HTTP {exc.code}: {_excerpt(exc)}".strip()
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        error = f"{type(reason).__name__}: {reason}"
+    latency_ms = round((time.monotonic() - started) * 1000)
+    return AttemptResult(status, latency_ms, error[:2000])
+
+
+def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> str:
+    """Post one due delivery, unless its endpoint is inactive or someone else claimed it.
+
+    The claim (PENDING → SENDING, a conditional update) and the outcome are two short
+    transactions; the request runs outside both. A 2xx answer delivers the event; anything
+    else (or no answer within ``TACK_WEBHOOK_TIMEOUT_SECONDS``) schedules the next attempt,
+    or gives up when that would fall after ``TACK_WEBHOOK_GIVE_UP_HOURS``.
+    Returns the delivery's status afterwards, or "" when this call did not attempt it.
+    """
+    now = now or timezone.now()
+    if not WebhookDelivery.objects.filter(pk=delivery_id, endpoint__active=True).exists():
+        return ""
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery_id, status=Status.PENDING, next_attempt_at__lte=now
+    ).update(
+        status=Status.SENDING,
+        claimed_at=now,
+        attempts=F("attempts") + 1,
+        schedule_attempts=F("schedule_attempts") + 1,
+    )
+    if not claimed:
+        return ""
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    return _record(delivery, _post(delivery), claimed_at=now)
+
+
+def _record(delivery: WebhookDelivery, result: AttemptResult, *, claimed_at: datetime) -> str:
+    with transaction.atomic():
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            number=delivery.attempts,
+            started_at=claimed_at,
+            status_code=result.status_code,
+            latency_ms=result.latency_ms,
+            error=result.error,
+        )
+        # Only while the claim is still ours: the sweep may have released it meanwhile.
+        mine = WebhookDelivery.objects.filter(
+            pk=delivery.pk, status=Status.SENDING, claimed_at=claimed_at
+        )
+        if result.ok:
+            status = Status.DELIVERED
+            updated = mine.update(
+                status=status,
+                delivered_at=claimed_at + timedelta(milliseconds=result.latency_ms),
+                last_status_code=result.status_code,
+                last_error="",
+            )
+        else:
+            next_at = claimed_at + retry_delay(delivery.schedule_attempts)
+            give_up_at = delivery.schedule_started_at + timedelta(
+                hours=settings.TACK_WEBHOOK_GIVE_UP_HOURS
+            )
+            status = Status.FAILED if next_at > give_up_at else Status.PENDING
+            updated = mine.update(
+                status=status,
+                next_attempt_at=next_at,
+                enqueued_at=None,
+                last_status_code=result.status_code,
+                last_error=result.error or f"HTTP {result.status_code}",
+            )
+    if not updated:
+        logger.warning(
+            "webhook delivery %s: claim lost before the result was recorded", delivery.pk
+        )
+    elif not result.ok:
+        logger.info(
+            "webhook delivery %s attempt %s failed (%s): %s",
+            delivery.pk,
+            delivery.attempts,
+            status,
+            result.error,
+        )
+    return status
+
+
+def webhook_sweep(*, now: datetime | None = None, batch_size: int = 500) -> list[int]:
+    """Release the claims of workers that died mid-request and enqueue every due delivery.
+
+    A claim older than ``TACK_WEBHOOK_LEASE_SECONDS`` means the worker stopped before it
+    recorded the answer: the attempt is logged as lost and the delivery retried at once
+    (the receiver may see the event twice; its id lets it de-duplicate). Deliveries of
+    inactive endpoints wait.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.TACK_WEBHOOK_LEASE_SECONDS)
+    with transaction.atomic():
+        lost = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.SENDING, claimed_at__lt=cutoff)
+            .values_list("pk", "attempts", "claimed_at")
+        )
+        if lost:
+            WebhookAttempt.objects.bulk_create(
+                WebhookAttempt(delivery_id=pk, number=attempts, started_at=at, error=LOST_CLAIM)
+                for pk, attempts, at in lost
+            )
+            WebhookDelivery.objects.filter(pk__in=[row[0] for row in lost]).update(
+                status=Status.PENDING, claimed_at=None, enqueued_at=None, last_error=LOST_CLAIM
+            )
+    from core.tasks import deliver_webhook
+
+    active = WebhookEndpoint.objects.filter(active=True).values("pk")
+    return claim_and_enqueue(
+        WebhookDelivery.objects.filter(
+            status=Status.PENDING, next_attempt_at__lte=now, endpoint__in=active
+        ).order_by("next_attempt_at", "pk"),
+        task=deliver_webhook,
+        now=now,
+        requeue_before=cutoff,
+        batch_size=batch_size,
+    )
+
+
+@transaction.atomic
+def webhook_redeliver(*, delivery_id: int, now: datetime | None = None) -> bool:
+    """Send a delivery again, same event id, on a fresh retry schedule (a manager's replay).
+
+    A delivery that is being posted right now is left alone. Returns whether it was queued.
+    """
+    now = now or timezone.now()
+    updated = (
+        WebhookDelivery.objects.filter(pk=delivery_id)
+        .exclude(status=Status.SENDING)
+        .update(
+            status=Status.PENDING,
+            schedule_started_at=now,
+            schedule_attempts=0,
+            next_attempt_at=now,
+            enqueued_at=now,
+        )
+    )
+    if updated:
+        from core.tasks import deliver_webhook
+
+        enqueue_on_commit(deliver_webhook, delivery_id)
+    return bool(updated)
+
+
+def webhook_log_purge(*, now: datetime | None = None) -> int:
+    """Forget finished deliveries (and their attempts) older than the log's retention."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.TACK_WEBHOOK_LOG_RETENTION_DAYS)
+    finished = WebhookDelivery.objects.filter(
+        status__in=[Status.DELIVERED, Status.FAILED], created_at__lt=cutoff
+    )
+    WebhookAttempt.objects.filter(delivery__in=finished.values("pk")).delete()
+    deleted, _ = finished.delete()
+    return deleted
