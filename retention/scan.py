@@ -22,6 +22,8 @@ from django.db.models import (
     Count,
     DecimalField,
     F,
+    FloatField,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -31,7 +33,16 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, NullIf, TruncMonth, TruncWeek
+from django.db.models.functions import (
+    Cast,
+    Coalesce,
+    Floor,
+    Greatest,
+    Least,
+    NullIf,
+    TruncMonth,
+    TruncWeek,
+)
 
 from cancellations.enums import CaseOutcome
 from cancellations.models import CancellationCase, Offer
@@ -322,19 +333,30 @@ def winback_breakdown_rows(filters: Filters) -> list[dict]:
     return list(parts[0].union(*parts[1:], all=True))
 
 
-MONTH = timedelta(days=30.4375)
+MONTH_DAYS = 30.4375
+
+
+class DaysBetween(Func):
+    """(later − earlier) in days, as a number (PostgreSQL and SQLite)."""
+
+    arity = 2
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = "(EXTRACT(EPOCH FROM (%(expressions)s)) / 86400.0)"
+        return self.as_sql(compiler, connection, template=template, arg_joiner=" - ", **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = "(julianday(%(expressions)s))"
+        return self.as_sql(
+            compiler, connection, template=template, arg_joiner=") - julianday(", **extra
+        )
 
 
 def _started_months_since(field_name: str, now: datetime):
-    """ceil((now - field) / month), for up to ten years, as a CASE over the one column."""
-    return Case(
-        *(
-            When(**{f"{field_name}__gt": now - MONTH * months}, then=Value(months))
-            for months in range(1, 121)
-        ),
-        default=Value(121),
-        output_field=IntegerField(),
-    )
+    """The months begun since ``field`` (1 in the first month), for up to ten years."""
+    months = Floor(DaysBetween(Value(now), F(field_name)) / Value(MONTH_DAYS)) + Value(1)
+    return Cast(Greatest(Least(months, Value(121)), Value(1)), IntegerField())
 
 
 def _months_active_expression(now: datetime):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from cancellations.models import ExitReason
@@ -38,6 +38,16 @@ def rollups_fingerprint() -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _analyze() -> None:
+    """Fresh planner statistics after a rebuild (PostgreSQL), so the first page after it is
+    planned for the rows that are there, not for the empty tables before."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for rollup in ROLLUPS:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(rollup.model._meta.db_table)}")
+
+
 def rollups_refresh(
     *, rebuild: bool = False, now: datetime | None = None, batch_size: int = 20_000
 ) -> RefreshResult:
@@ -64,6 +74,7 @@ def rollups_refresh(
             if rebuild or state.rebuilt_at is None or state.fingerprint != fingerprint:
                 for rollup in ROLLUPS:
                     recount(rollup, None)
+                _analyze()
                 state.rebuilt_at, state.fingerprint = now, fingerprint
                 result.rebuilt, rebuild = True, False
             else:

@@ -106,3 +106,22 @@ def test_weekly_trends_carry_save_and_hit_rates(source, winback_book):
     contacted = [w for w in weeks if w.get("contacted")]
     assert sum(w["contacted"] for w in contacted) == 4
     assert sum(w["comebacks"] for w in contacted) == 1
+
+
+def test_lifetime_value_counts_the_months_begun_since_coming_back(winback_book):
+    from retention.scan import _months_active_expression
+    from winback.models import Comeback
+
+    now = timezone.now()
+    comeback = Comeback.objects.get(outreach__isnull=False)
+    months = Comeback.objects.filter(pk=comeback.pk).annotate(months=_months_active_expression(now))
+
+    Comeback.objects.filter(pk=comeback.pk).update(at=now - timedelta(days=40))
+    assert months.get().months == 2
+    Comeback.objects.filter(pk=comeback.pk).update(at=now - timedelta(days=400))
+    assert months.get().months == 14
+    # Came back 400 days ago and left again 100 days ago: months 1 to 11 were paid for.
+    comeback.subscription.__class__.objects.filter(pk=comeback.subscription_id).update(
+        status="cancelled", cancelled_at=now - timedelta(days=100)
+    )
+    assert months.get().months == 11
