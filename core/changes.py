@@ -50,3 +50,13 @@ def request_rollup_refresh() -> None:
             current_app.tasks[REFRESH_TASK].apply_async(countdown=delay)
     except Exception as exc:  # best effort, see the docstring
         logger.warning("rollup refresh not requested, the periodic one will do: %s", exc)
+
+
+def rollup_refresh_started() -> None:
+    """A refresh starting takes the pending request, before it reads the marks: a change
+    committed from now on asks for a refresh of its own, so none waits for the periodic
+    one."""
+    try:
+        cache.delete(REFRESH_REQUESTED_KEY)
+    except Exception as exc:  # best effort, as above
+        logger.warning("could not clear the rollup refresh request: %s", exc)

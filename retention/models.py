@@ -96,10 +96,12 @@ class CaseDay(RollupRow):
 
 
 class CaseMix(RollupRow):
-    """Decided cases by every breakdown (reason, offer, rule, tenure, agent, …)."""
+    """Decided cases by each breakdown: ``dimension`` says which key columns a row is
+    grouped by (all: only the filters; reason; offer: kind and rule; tenure; agent)."""
 
     grain = models.CharField(max_length=5, choices=Grain.choices)
     period = models.DateField(help_text="The day, or the first day of the month.")
+    dimension = models.CharField(max_length=10, default="all")
     channel = models.CharField(max_length=10)
     plan = _ref("subscriptions.Plan")
     churn_group = models.CharField(max_length=30)
@@ -114,7 +116,7 @@ class CaseMix(RollupRow):
     kept_monthly = _money()
 
     class Meta:
-        indexes = [models.Index(fields=["grain", "period"], name="casemix_period")]
+        indexes = [models.Index(fields=["dimension", "grain", "period"], name="casemix_period")]
 
 
 class OfferMix(RollupRow):

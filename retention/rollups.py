@@ -12,11 +12,12 @@ contacts and holdout plans.
 """
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from django.db import connection
 from django.db.models import (
+    BigIntegerField,
     BooleanField,
     Case,
     CharField,
@@ -64,10 +65,17 @@ from winback.models import Outreach
 
 CASES, OUTREACH = "cases", "outreach"
 HOLDOUT = Q(status=OutreachStatus.HOLDOUT)
+NO_ID = Cast(Value(None), BigIntegerField())
 
 
 @dataclass(frozen=True)
 class Rollup:
+    """One rollup: its raw rows, what a row's day is, the columns it is grouped by and the
+    sums it keeps. With ``breakdowns``, each group of rows is kept once per breakdown (a
+    ``dimension`` column names it), grouped by the filters and that breakdown's own key
+    columns only, the others empty: a breakdown reads its own few rows, not every
+    combination of every key."""
+
     model: type[Model]
     family: str
     rows: Callable[[Iterable[date] | None], QuerySet]  # the raw rows on these days (or all)
@@ -75,10 +83,30 @@ class Rollup:
     dimensions: dict[str, object]  # column → expression over a raw row
     measures: dict[str, object]  # column → aggregate
     monthly: bool = False
+    breakdowns: dict[str, dict[str, object]] = field(default_factory=dict)
+    empty_keys: dict[str, object] = field(default_factory=dict)
 
     @property
     def day_column(self) -> str:
         return "period" if self.monthly else "day"
+
+    @property
+    def group_columns(self) -> list[str]:
+        keys = ["dimension", *self.empty_keys] if self.breakdowns else []
+        return [*self.dimensions, *keys]
+
+    def key_variants(self) -> list[dict[str, object]]:
+        """The columns to group by, once per breakdown (or once)."""
+        if not self.breakdowns:
+            return [dict(self.dimensions)]
+        return [
+            {
+                **self.dimensions,
+                "dimension": Value(name),
+                **{column: keys.get(column, empty) for column, empty in self.empty_keys.items()},
+            }
+            for name, keys in self.breakdowns.items()
+        ]
 
 
 def _decided_cases(days):
@@ -126,16 +154,26 @@ ROLLUPS = [
         family=CASES,
         rows=_decided_cases,
         day=TruncDate("decided_at"),
-        dimensions={
-            **CASE_FILTERS,
-            "reason_id": F("reason_id"),
-            "offer_kind": Coalesce(F("accepted_offer__kind"), Value("")),
-            "offer_rule_id": F("accepted_offer__rule_id"),
-            "tenure_band": scan.tenure_band(),
-            "agent_id": F("actor_id"),
-        },
+        dimensions=CASE_FILTERS,
         measures={**outcome_counts(), "kept_monthly": money_sum("monthly_amount", filter=SAVED)},
         monthly=True,
+        breakdowns={
+            "all": {},  # by the filters themselves: channel, plan, churn group
+            "reason": {"reason_id": F("reason_id")},
+            "offer": {
+                "offer_kind": Coalesce(F("accepted_offer__kind"), Value("")),
+                "offer_rule_id": F("accepted_offer__rule_id"),
+            },
+            "tenure": {"tenure_band": scan.tenure_band()},
+            "agent": {"agent_id": F("actor_id")},
+        },
+        empty_keys={  # typed, or a UNION of untyped NULLs would settle on text
+            "reason_id": NO_ID,
+            "offer_kind": Value(""),
+            "offer_rule_id": NO_ID,
+            "tenure_band": Value(""),
+            "agent_id": NO_ID,
+        },
     ),
     Rollup(
         model=OfferMix,
@@ -233,17 +271,22 @@ def recount(rollup: Rollup, days: Iterable[date] | None) -> None:
         return
     model = rollup.model
     grain = {"grain": Value(Grain.DAY)} if rollup.monthly else {}
-    keys = {**grain, rollup.day_column: rollup.day, **rollup.dimensions}
-    source = (
-        rollup.rows(days).values(**_aliased(keys)).annotate(**_aliased(rollup.measures)).order_by()
-    )
+    parts = [
+        rollup.rows(days)
+        .values(**_aliased({**grain, rollup.day_column: rollup.day, **keys}))
+        .annotate(**_aliased(rollup.measures))
+        .order_by()
+        for keys in rollup.key_variants()
+    ]
+    source = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
     stale = model.objects.all()
     if rollup.monthly:
         stale = stale.filter(grain=Grain.DAY)
     if days is not None:
         stale = stale.filter(**{f"{rollup.day_column}__in": days})
     stale.delete()
-    _insert(model, source, [*keys, *rollup.measures])
+    columns = [*grain, rollup.day_column, *rollup.key_variants()[0], *rollup.measures]
+    _insert(model, source, columns)
     if rollup.monthly:
         _recount_months(rollup, None if days is None else {month_start(day) for day in days})
 
@@ -261,7 +304,7 @@ def _recount_months(rollup: Rollup, months: set[date] | None) -> None:
     keys = {
         "grain": Value(Grain.MONTH),
         "period": TruncMonth("period"),
-        **{column: F(column) for column in rollup.dimensions},
+        **{column: F(column) for column in rollup.group_columns},
     }
     sums = {column: int_or_money_sum(model, column) for column in rollup.measures}
     source = days.values(**_aliased(keys)).annotate(**_aliased(sums)).order_by()
@@ -380,15 +423,15 @@ def case_totals(filters: Filters, *, today: date) -> dict[str, dict]:
     return {row.pop("series"): row for row in _named(parts[0].union(parts[1], all=True))}
 
 
-CASE_KEYS = {
-    "reason": Coalesce(Cast(F("reason__label_en"), CharField()), Value("")),
-    "churn_group": F("churn_group"),
-    "offer_kind": F("offer_kind"),
-    "offer_rule": Coalesce(Cast(F("offer_rule__name"), CharField()), Value("")),
-    "channel": F("channel"),
-    "plan": Cast(F("plan__name"), CharField()),
-    "tenure": F("tenure_band"),
-    "agent": Coalesce(Cast(F("agent__username"), CharField()), Value("")),
+CASE_KEYS = {  # breakdown → (the CaseMix rows it reads, its key)
+    "reason": ("reason", Coalesce(Cast(F("reason__label_en"), CharField()), Value(""))),
+    "churn_group": ("all", F("churn_group")),
+    "offer_kind": ("offer", F("offer_kind")),
+    "offer_rule": ("offer", Coalesce(Cast(F("offer_rule__name"), CharField()), Value(""))),
+    "channel": ("all", F("channel")),
+    "plan": ("all", Cast(F("plan__name"), CharField())),
+    "tenure": ("tenure", F("tenure_band")),
+    "agent": ("agent", Coalesce(Cast(F("agent__username"), CharField()), Value(""))),
 }
 
 
@@ -399,13 +442,17 @@ def case_breakdown_rows(filters: Filters) -> list[dict]:
         "kept_monthly": money_sum("kept_monthly"),
     }
     parts = [
-        rows.annotate(dimension=Value(name), key=key)
-        .values("dimension", "key")
+        rows.filter(dimension=dimension)
+        .annotate(dimension_name=Value(name), key=key)
+        .values("dimension_name", "key")
         .annotate(**_as_sums(sums))
         .order_by()
-        for name, key in CASE_KEYS.items()
+        for name, (dimension, key) in CASE_KEYS.items()
     ]
-    return _named(parts[0].union(*parts[1:], all=True))
+    return [
+        {"dimension": row.pop("dimension_name"), **row}
+        for row in _named(parts[0].union(*parts[1:], all=True))
+    ]
 
 
 def offer_rows(filters: Filters) -> list[dict]:
@@ -525,10 +572,14 @@ def trend_rows(window: Filters) -> list[dict]:
     )
     cancelled = _mix(CaseMix, window).filter(cancelled__gt=0)
     mixes = [
-        cancelled.annotate(series=Value(series), month=TruncMonth("period"), key=key)
+        cancelled.filter(dimension=dimension)
+        .annotate(series=Value(series), month=TruncMonth("period"), key=key)
         .values("series", "month", "key")  # the union names the column after the first part
         .annotate(a=int_sum("cancelled"), b=NO_INT)
         .order_by()
-        for series, key in (("reason", CASE_KEYS["reason"]), ("churn_group", F("churn_group")))
+        for series, (dimension, key) in (
+            ("reason", CASE_KEYS["reason"]),
+            ("churn_group", CASE_KEYS["churn_group"]),
+        )
     ]
     return list(cases.union(contacts, *mixes, all=True))

@@ -10,13 +10,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cancellations.models import ExitReason
+from core.changes import rollup_refresh_started
 from core.models import ChangeMark
 from retention.models import RollupState
 from retention.rollups import CASES, OUTREACH, ROLLUPS, recount, touched_days
 
 # Raise when what a rollup counts changes (a dimension, a measure, a definition in
 # retention.scan): the next refresh then rebuilds every rollup from the raw rows.
-ROLLUP_DEFINITIONS = 1
+ROLLUP_DEFINITIONS = 2
 
 
 @dataclass
@@ -61,6 +62,7 @@ def rollups_refresh(
     """
     now = now or timezone.now()
     result = RefreshResult()
+    rollup_refresh_started()
     RollupState.objects.get_or_create(pk=1)
     while True:
         with transaction.atomic():

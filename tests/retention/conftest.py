@@ -9,7 +9,7 @@ from retention import rollups, scan
 from retention.services import rollups_refresh
 from subscriptions import services as subscription_services
 from subscriptions.actors import Actor
-from tests.cancellations.conftest import defaults, plans  # noqa: F401 - shared fixtures
+from tests.cancellations.conftest import defaults, plans, subscription  # noqa: F401 - shared fixtures
 from tests.factories import make_subscription
 
 WEB = Actor.customer()
@@ -20,8 +20,8 @@ def ago(days: int):
 
 
 def web_case(plan, code: str, days_ago: int, **customer):
-    subscription = make_subscription(plan=plan, since=date(2019, 3, 14), **customer)
-    case = services.cancellation_start(subscription=subscription, actor=WEB, now=ago(days_ago))
+    leaving = make_subscription(plan=plan, since=date(2019, 3, 14), **customer)
+    case = services.cancellation_start(subscription=leaving, actor=WEB, now=ago(days_ago))
     return services.cancellation_choose_reason(
         case=case, reason=ExitReason.objects.get(code=code), actor=WEB, now=ago(days_ago)
     )
