@@ -3,6 +3,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.db import connection, transaction
 
+from core.dates import add_months
+from demo.dates import months_after, period_end_after
 from demo.writer import RowSink, bulk_load, copy_line, write_rows
 from subscriptions.models import Customer
 
@@ -81,3 +83,15 @@ def _orphan_subscription():
 def test_copy_line_writes_timestamps_dates_and_booleans_as_postgresql_reads_them():
     row = (7, True, False, None, date(2026, 2, 1), datetime(2026, 2, 1, 9, 5, 3, tzinfo=UTC))
     assert copy_line(row) == "7\tt\tf\t\x7f\t2026-02-01\t2026-02-01 09:05:03+00"
+
+
+def test_months_after_and_period_ends_agree_with_the_services_calendar():
+    start = datetime(2024, 1, 31, 8, 30, tzinfo=UTC)
+    for months in range(-30, 30):
+        assert months_after(start, months) == add_months(start, months)
+    for day in range(0, 800, 7):
+        moment = start + timedelta(days=day, hours=3)
+        end = period_end_after(start, moment)
+        assert end > moment
+        months = (end.year - start.year) * 12 + end.month - start.month
+        assert end == add_months(start, months) and add_months(start, months - 1) <= moment
