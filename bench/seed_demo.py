@@ -1,4 +1,6 @@
-"""Time `seed_demo` at a given scale on PostgreSQL and print the figure.
+"""Time `seed_demo` at a given scale on PostgreSQL and print the figures: what was seeded
+(subscriptions, ledger events, cases, lost customers, outreach, comebacks) and how long it
+took, start to commit.
 
 Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/tack_bench \
        .venv/bin/python bench/seed_demo.py [customers]
@@ -19,13 +21,17 @@ def main() -> None:
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     started = time.monotonic()
-    subprocess.run(
+    seeded = subprocess.run(
         [python, "manage.py", "seed_demo", f"--customers={customers}", "--flush", "--seed=1"],
         cwd=ROOT,
         env=env,
         check=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     elapsed = time.monotonic() - started
+    summary = next(line for line in seeded.stdout.splitlines() if line.startswith("Seeded"))
+    print(summary)
     print(f"| seed_demo | {customers:,} subscriptions | {elapsed:.1f} s |")
 
 

@@ -1,16 +1,25 @@
-"""A year of cancellation cases for the demo, consistent with the seeded ledger.
+"""Cancellation cases for the demo, as the flow's services would have written them.
 
-Paused subscriptions were saved by a pause, recent cancellations declined their offers,
-some customers were saved by a cheaper plan or a loyalty bonus (their ledger shows it) and
-some left the flow half-way (abandoned).
+``OfferEngine`` proposes what ``cancellations.selectors.offers_for`` would (the configured
+rules, their conditions, cooldowns and the economics guard), and ``CaseDraft`` records a case
+step by step — opened, reason chosen, offers shown, then accepted, declined or abandoned —
+with the timestamps, offers, steps and callback requests the services write. What a case
+does to the subscription (its ledger rows) is written by ``demo.history``.
 """
 
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from cancellations.defaults import RULES
-from demo.writer import json_text, next_id, reset_sequences, write_rows
+from django.conf import settings
 
+from cancellations.services import CALLBACK_WINDOW_START
+from demo.dates import months_after
+from demo.writer import iso_text, json_text
+
+CENT = Decimal("0.01")
+
+# Why customers leave overall (the bench for lost customers draws from this mix).
 REASON_WEIGHTS = {
     "price": 22,
     "competitor_price": 10,
@@ -26,11 +35,40 @@ REASON_WEIGHTS = {
     "poor_service": 5,
     "other": 4,
 }
-REASONS_FOR_SAVE = {
-    "pause": ["moving", "illness", "lost_job", "family_change", "new_job"],
-    "downgrade": ["price", "competitor_price", "no_need"],
-    "loyalty_bonus": ["no_need", "price"],
+# Those who stay mostly had a life change or a price worry an offer fits (the domain brief);
+# those who go anyway more often went to a competitor or were let down.
+REASONS_OF_THE_SAVED = {
+    "moving": 11,
+    "illness": 7,
+    "lost_job": 8,
+    "family_change": 6,
+    "new_job": 8,
+    "price": 24,
+    "competitor_price": 8,
+    "no_need": 12,
+    "expectations": 5,
+    "missing_feature": 3,
+    "poor_service": 4,
+    "competitor_features": 3,
+    "other": 1,
 }
+REASONS_OF_THE_CANCELLED = {
+    "price": 24,
+    "competitor_price": 14,
+    "competitor_features": 10,
+    "no_need": 9,
+    "moving": 3,
+    "illness": 2,
+    "lost_job": 2,
+    "family_change": 1,
+    "new_job": 2,
+    "expectations": 11,
+    "missing_feature": 8,
+    "poor_service": 10,
+    "other": 4,
+}
+# What an agent hears on a call back when the web reason had no offer that fits.
+REASONS_ON_THE_CALL = {"price": 5, "no_need": 2, "moving": 1, "new_job": 1, "lost_job": 1}
 TEXTS = {
     "price": ["Too expensive for what I use", "Prices went up again", ""],
     "competitor_features": ["They have an app that works offline", ""],
@@ -39,7 +77,16 @@ TEXTS = {
     "poor_service": ["Waited 40 minutes on the phone", "Billing mistake twice", ""],
     "other": ["Just want a break from everything", ""],
 }
+CALL_NOTES = [
+    "Friendly call, thanked them for their years with us",
+    "Wanted to talk it through before deciding",
+    "Asked what has changed since last year",
+    "Calm call, understood the situation",
+    "",
+]
 COMPETITORS = ["Streamly", "Nordflix", "Bokhylla", "Lyssna+"]
+CALLBACK_WINDOWS = {str(window): start for window, start in CALLBACK_WINDOW_START.items()}
+
 CASE_COLUMNS = (
     "id",
     "subscription_id",
@@ -64,6 +111,9 @@ CASE_COLUMNS = (
     "cancel_effective_at",
     "notes",
 )
+# Written with every demo case; kept apart because bench/segment_lost_customers.py writes
+# cases with CASE_COLUMNS only.
+CASE_AGENT_COLUMNS = ("actor_id", "call_duration_seconds")
 OFFER_COLUMNS = (
     "id",
     "case_id",
@@ -79,133 +129,377 @@ OFFER_COLUMNS = (
     "options",
 )
 STEP_COLUMNS = ("id", "case_id", "kind", "at", "actor_label", "data")
+CALLBACK_COLUMNS = (
+    "id",
+    "customer_id",
+    "subscription_id",
+    "case_id",
+    "source",
+    "due_at",
+    "window",
+    "reason",
+    "hints",
+    "status",
+    "assigned_to_id",
+    "attempts",
+    "taken_at",
+    "outcome_note",
+    "created_at",
+    "closed_at",
+)
 
 
-def _offers(reason: str, plan: dict) -> list[tuple[str, str]]:
-    """(rule name, kind) of the default rules that fit, as the offer engine would pick them."""
-    chosen: list[tuple[str, str]] = []
-    for name, kind, codes, _priority, _extra in sorted(RULES, key=lambda r: -r[3]):
-        if len(chosen) == 2 or any(k == kind for _, k in chosen):
-            continue
-        if codes and reason not in codes:
-            continue
-        if kind == "loyalty_bonus" and plan["tenure"] < 36:
-            continue
-        if kind == "discount" and plan["tenure"] < 6:
-            continue
-        if kind == "downgrade" and not plan["has_cheaper"]:
-            continue
-        chosen.append((name, kind))
-    return chosen
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """An active offer rule, as the offer engine reads it."""
+
+    id: int
+    kind: str
+    reasons: frozenset[str]
+    min_tenure_months: int
+    min_monthly_value: Decimal
+    requires_cheaper_plan: bool
+    cooldown_months: int
+    max_cost_share: Decimal
+    pause_max_months: int
+    discount_percent: int
+    discount_months: int
+    bonus_kind: str
+    bonus_amount: Decimal
+    starts_on: date | None
+    ends_on: date | None
 
 
-def _offer_terms(kind: str, plan: dict) -> tuple[dict, Decimal]:
-    amount = plan["amount"]
-    if kind == "pause":
-        return {"max_months": 3}, amount * 3
-    if kind == "downgrade":
-        saving = plan.get("saving") or Decimal("80.00")
-        return {"monthly_saving": str(saving)}, saving * 12
-    if kind == "loyalty_bonus":
-        return {"bonus": "free_month", "amount": str(amount), "years": plan["tenure"] // 12}, amount
-    if kind == "discount":
-        return {"percent": 25, "months": 3}, (amount * Decimal("0.75")).quantize(Decimal("0.01"))
-    return {}, Decimal("50.00")
+@dataclass(slots=True)
+class Proposal:
+    rule: Rule
+    kind: str
+    parameters: dict
+    cost: Decimal
+    parameters_json: str = "{}"
 
 
-def seed_cases(ctx) -> None:
-    from django.apps import apps
+def load_rules() -> list[Rule]:
+    """The active offer rules in the engine's order (priority, then age)."""
+    from cancellations.models import OfferRule
 
-    from cancellations.defaults import ensure_defaults
-    from cancellations.models import ExitReason, OfferRule
-
-    ensure_defaults(apps)
-    reason_ids = dict(ExitReason.objects.values_list("code", "pk"))
-    rule_ids = dict(OfferRule.objects.values_list("name", "pk"))
-    shuffled = [pk for code, pk in reason_ids.items() if code != "other"]
-    codes, weights = list(REASON_WEIGHTS), list(REASON_WEIGHTS.values())
-    rng = ctx.rng
-    case_id = first_case = next_id("cancellations_cancellationcase")
-    offer_id = next_id("cancellations_offer")
-    step_id = next_id("cancellations_casestep")
-    cases, offers, steps = [], [], []
-
-    def step(case, kind, at, **data):
-        nonlocal step_id
-        steps.append((step_id, case, kind, at, "customer", json_text(data)))
-        step_id += 1
-
-    for plan in ctx.case_plans:
-        outcome, kind, opened = plan["outcome"], plan["kind"], plan["at"]
-        reason = rng.choice(REASONS_FOR_SAVE[kind]) if kind else rng.choices(codes, weights)[0]
-        chose = outcome != "abandoned" or rng.random() < 0.6
-        reason_at = opened + timedelta(seconds=rng.randrange(10, 90)) if chose else None
-        proposals = _offers(reason, plan) if chose else []
-        decided = reason_at + timedelta(seconds=rng.randrange(20, 240)) if chose else None
-        if outcome == "abandoned":
-            decided = opened + timedelta(hours=24, minutes=rng.randrange(15))
-        accepted = None
-        step(case_id, "opened", opened, channel="web")
-        if chose:
-            step(case_id, "reason_chosen", reason_at, reason=reason)
-        for position, (rule_name, offer_kind) in enumerate(proposals, start=1):
-            parameters, cost = _offer_terms(offer_kind, plan)
-            taken = outcome == "saved" and offer_kind == kind
-            if taken:
-                accepted = offer_id
-            offers.append(
-                (
-                    offer_id,
-                    case_id,
-                    rule_ids.get(rule_name),
-                    offer_kind,
-                    position,
-                    json_text(parameters),
-                    cost,
-                    reason_at,
-                    False,
-                    decided if taken else None,
-                    cost if taken else None,
-                    "{}",
-                )
-            )
-            offer_id += 1
-        if proposals:
-            step(case_id, "offers_shown", reason_at, offers=[k for _, k in proposals])
-        final = {"saved": "offer_accepted", "cancelled": "declined", "abandoned": "abandoned"}
-        step(case_id, final[outcome], decided, **({"offer": kind} if kind else {}))
-        competitor = rng.choice(COMPETITORS) if reason.startswith("competitor") else ""
-        cases.append(
-            (
-                case_id,
-                plan["subscription"],
-                plan["customer"],
-                "web",
-                outcome,
-                plan["locale"],
-                reason_ids.get(reason) if chose else None,
-                rng.choice(TEXTS.get(reason, [""])) if chose else "",
-                competitor,
-                "",  # the churn group is an agent's judgment; none on the web
-                json_text(rng.sample(shuffled, len(shuffled))),
-                plan["plan"],
-                plan["amount"],
-                "SEK",
-                plan["tenure"],
-                opened,
-                reason_at,
-                reason_at if proposals else None,
-                decided,
-                accepted,
-                plan.get("end"),
-                "",
+    default_share = Decimal(str(settings.TACK_OFFER_MAX_COST_SHARE))
+    rules = []
+    active = OfferRule.objects.filter(active=True).order_by("-priority", "pk")
+    for rule in active.prefetch_related("reasons"):
+        rules.append(
+            Rule(
+                id=rule.pk,
+                kind=rule.kind,
+                reasons=frozenset(reason.code for reason in rule.reasons.all()),
+                min_tenure_months=rule.min_tenure_months,
+                min_monthly_value=rule.min_monthly_value,
+                requires_cheaper_plan=rule.requires_cheaper_plan,
+                cooldown_months=rule.cooldown_months,
+                max_cost_share=default_share
+                if rule.max_cost_share is None
+                else rule.max_cost_share,
+                pause_max_months=rule.pause_max_months,
+                discount_percent=rule.discount_percent,
+                discount_months=rule.discount_months,
+                bonus_kind=rule.bonus_kind,
+                bonus_amount=rule.bonus_amount,
+                starts_on=rule.starts_on,
+                ends_on=rule.ends_on,
             )
         )
-        case_id += 1
-    write_rows("cancellations_cancellationcase", CASE_COLUMNS, cases)
-    write_rows("cancellations_offer", OFFER_COLUMNS, offers)
-    write_rows("cancellations_casestep", STEP_COLUMNS, steps)
-    reset_sequences(
-        "cancellations_cancellationcase", "cancellations_offer", "cancellations_casestep"
-    )
-    ctx.counts["cancellation cases"] = case_id - first_case
+    return rules
+
+
+class OfferEngine:
+    """``offers_for`` over the demo's in-memory subscriptions."""
+
+    def __init__(self, rules: list[Rule]):
+        self.rules = rules
+        self.remaining_months = settings.TACK_EXPECTED_REMAINING_MONTHS
+        self.callback_cost = Decimal(str(settings.TACK_CALLBACK_COST)).quantize(CENT)
+        self._parameters_json: dict[tuple, str] = {}
+
+    def offers_for(
+        self, life, reason: str, at: datetime, today: date, tenure: int
+    ) -> list[Proposal]:
+        proposals: list[Proposal] = []
+        for rule in self.rules:
+            if len(proposals) == 2:
+                break
+            if rule.reasons and reason not in rule.reasons:
+                continue
+            if (rule.starts_on and rule.starts_on > today) or (
+                rule.ends_on and rule.ends_on < today
+            ):
+                continue
+            if any(p.kind == rule.kind for p in proposals):
+                continue
+            if tenure < rule.min_tenure_months or life.amount < rule.min_monthly_value:
+                continue
+            if rule.requires_cheaper_plan and life.plan.cheaper is None:
+                continue
+            accepted = life.accepted.get(rule.kind)
+            if accepted and accepted > months_after(at, -rule.cooldown_months):
+                continue
+            proposal = self._proposal(rule, life, at, tenure)
+            if proposal is None:
+                continue
+            limit = (life.amount * self.remaining_months).quantize(CENT) * rule.max_cost_share
+            if proposal.cost > limit.quantize(CENT):
+                continue
+            proposals.append(proposal)
+        return proposals
+
+    def _proposal(self, rule: Rule, life, at: datetime, tenure: int) -> Proposal | None:
+        amount, kind = life.amount, rule.kind
+        if kind == "pause":
+            if life.status != "active":
+                return None
+            months = rule.pause_max_months
+            return self._made(rule, {"max_months": months}, (amount * months).quantize(CENT))
+        if kind == "downgrade":
+            cheaper = life.plan.cheaper
+            if cheaper is None or cheaper.price >= amount:
+                return None
+            saving = amount - cheaper.price
+            parameters = {
+                "plan_id": cheaper.id,
+                "plan": cheaper.code,
+                "plan_name": cheaper.name,
+                "new_price": str(cheaper.price),
+                "monthly_saving": str(saving),
+            }
+            return self._made(rule, parameters, (saving * self.remaining_months).quantize(CENT))
+        if kind == "loyalty_bonus":
+            value = amount if rule.bonus_kind == "free_month" else rule.bonus_amount
+            if value <= 0:
+                return None
+            parameters = {"bonus": rule.bonus_kind, "amount": str(value), "years": tenure // 12}
+            return self._made(rule, parameters, value.quantize(CENT))
+        if kind == "discount":
+            if life.discount_until is not None and life.discount_until > at:
+                return None
+            percent, months = rule.discount_percent, rule.discount_months
+            new_price = (amount * (100 - percent) / 100).quantize(CENT)
+            parameters = {"percent": percent, "months": months, "new_price": str(new_price)}
+            return self._made(rule, parameters, ((amount - new_price) * months).quantize(CENT))
+        if kind == "callback":
+            return self._made(rule, {}, self.callback_cost)
+        return None
+
+    def _made(self, rule: Rule, parameters: dict, cost: Decimal) -> Proposal:
+        """A proposal, its parameters' JSON made once per distinct offer (there are few)."""
+        key = (rule.id, *parameters.values())
+        text = self._parameters_json.get(key)
+        if text is None:
+            text = self._parameters_json[key] = json_text(parameters)
+        return Proposal(rule, rule.kind, parameters, cost, text)
+
+
+@dataclass(slots=True)
+class Agent:
+    id: int
+    username: str
+
+
+@dataclass(slots=True)
+class CaseDraft:
+    """A case being recorded; ``CaseBook.close`` writes it, its offers and its steps."""
+
+    id: int
+    life: object
+    channel: str
+    opened_at: datetime
+    tenure: int
+    agent: Agent | None = None
+    outcome: str = "open"
+    reason: str = ""
+    reason_text: str = ""
+    competitor: str = ""
+    churn_group: str = ""
+    notes: str = ""
+    call_duration: int | None = None
+    reason_at: datetime | None = None
+    offers_shown_at: datetime | None = None
+    decided_at: datetime | None = None
+    cancel_effective_at: datetime | None = None
+    accepted_offer: int | None = None
+    # (proposal, offer row) for every offer shown; the row is written when the case closes
+    offers: list[tuple[Proposal, list]] = field(default_factory=list)
+    steps: list[tuple] = field(default_factory=list)
+    plan_id: int = 0
+    amount: Decimal = Decimal(0)
+
+    def current(self, kind: str) -> tuple[Proposal, list] | None:
+        """The offer of ``kind`` still on the table."""
+        return next(((p, row) for p, row in self.offers if p.kind == kind and not row[8]), None)
+
+    def on_the_table(self) -> list[Proposal]:
+        return [proposal for proposal, row in self.offers if not row[8]]
+
+
+class CaseBook:
+    """Writes cases, their offers, steps and callback requests into the sink's rows."""
+
+    def __init__(self, sink, *, rng, reason_ids: dict[str, int], reason_labels, ids):
+        self.cases = sink.rows["cancellations_cancellationcase"]
+        self.offers = sink.rows["cancellations_offer"]
+        self.steps = sink.rows["cancellations_casestep"]
+        self.callbacks = sink.rows["cancellations_callbackrequest"]
+        self.reason_ids = reason_ids
+        self.reason_labels = reason_labels
+        shown = [pk for code, pk in reason_ids.items() if code != "other"]
+        # Each case shows the reasons in its own shuffled order; a thousand orders to draw
+        # from look the same and cost a thousand shuffles.
+        self.reason_orders = [json_text(rng.sample(shown, len(shown))) for _ in range(1000)]
+        self.ids = ids
+
+    def open(self, life, *, channel: str, at: datetime, tenure: int, agent=None) -> CaseDraft:
+        case = CaseDraft(
+            self.ids.next("case"),
+            life,
+            channel,
+            at,
+            tenure,
+            agent=agent,
+            plan_id=life.plan.id,
+            amount=life.amount,
+        )
+        self.step(case, "opened", at, f'{{"channel":"{channel}"}}')
+        return case
+
+    def step(self, case: CaseDraft, kind: str, at: datetime, data: str = "{}", actor="") -> None:
+        label = actor or (case.agent.username if case.agent else "customer")
+        case.steps.append((self.ids.next("step"), case.id, kind, at, label, data))
+
+    def choose_reason(self, case: CaseDraft, reason: str, at: datetime, proposals, text="") -> None:
+        """The reason and the offers shown for it (replacing offers shown for another)."""
+        for _proposal, row in case.offers:
+            if row[9] is None:
+                row[8] = True
+        case.reason = reason
+        case.reason_text = text or case.reason_text
+        case.reason_at = case.reason_at or at
+        self.step(case, "reason_chosen", at, f'{{"reason":"{reason}"}}')
+        for position, proposal in enumerate(proposals, start=1):
+            row = [
+                self.ids.next("offer"),
+                case.id,
+                proposal.rule.id,
+                proposal.kind,
+                position,
+                proposal.parameters_json,
+                proposal.cost,
+                at,
+                False,
+                None,
+                None,
+                "{}",
+            ]
+            case.offers.append((proposal, row))
+        if proposals:
+            case.offers_shown_at = case.offers_shown_at or at
+            kinds = ",".join(f'"{p.kind}"' for p in proposals)
+            self.step(case, "offers_shown", at, f'{{"offers":[{kinds}]}}')
+
+    def accept(self, case: CaseDraft, kind: str, at: datetime, cost: Decimal, options="{}") -> int:
+        """The offer of ``kind`` saved the case; returns the offer's id (the ledger notes it)."""
+        _proposal, row = case.current(kind)
+        row[9], row[10], row[11] = at, cost, options
+        case.outcome, case.decided_at, case.accepted_offer = "saved", at, row[0]
+        self.step(case, "offer_accepted", at, f'{{"offer":"{kind}","cost":"{cost}"}}')
+        return row[0]
+
+    def request_callback(self, case: CaseDraft, at: datetime, due: datetime, window: str) -> None:
+        """The customer asked to be called: the case stays open for the agent."""
+        _proposal, row = case.current("callback")
+        options = f'{{"day":"{due.date().isoformat()}","window":"{window}"}}'
+        row[9], row[10], row[11] = at, row[6], options
+        self.step(case, "callback_requested", at, f'{{"due_at":"{iso_text(due)}"}}')
+
+    def queue_callback(self, case: CaseDraft, call, *, closed_at=None, note="") -> None:
+        """The request in the agents' queue: taken and closed by the agent who called, or
+        still open."""
+        life = case.life
+        taken_at = closed_at - timedelta(seconds=case.call_duration) if closed_at else None
+        self.callbacks.append(
+            (
+                self.ids.next("callback"),
+                life.customer_id,
+                life.id,
+                case.id,
+                "cancellation",
+                call.due,
+                call.window,
+                self.reason_labels.get(case.reason, ""),
+                "",
+                "done" if closed_at else "open",
+                case.agent.id if closed_at else None,
+                1 if closed_at else 0,
+                max(taken_at, call.due) if closed_at else None,
+                note,
+                call.requested_at,
+                closed_at,
+            )
+        )
+
+    def decline(self, case: CaseDraft, at: datetime, effective: datetime, immediately=False):
+        case.outcome, case.decided_at, case.cancel_effective_at = "cancelled", at, effective
+        self.step(case, "declined", at, '{"immediately":%s}' % ("true" if immediately else "false"))
+
+    def abandon(self, case: CaseDraft, at: datetime) -> None:
+        case.outcome, case.decided_at = "abandoned", at
+        self.step(case, "abandoned", at, "{}", actor="abandonment sweep")
+
+    def close(self, case: CaseDraft, rng) -> None:
+        """Write the case, its offers and its steps."""
+        life = case.life
+        self.offers.extend(row for _proposal, row in case.offers)
+        self.steps.extend(case.steps)
+        reason_order = self.reason_orders[int(rng.random() * len(self.reason_orders))]
+        self.cases.append(
+            (
+                case.id,
+                life.id,
+                life.customer_id,
+                case.channel,
+                case.outcome,
+                life.locale,
+                self.reason_ids[case.reason] if case.reason else None,
+                case.reason_text,
+                case.competitor,
+                case.churn_group,
+                reason_order,
+                case.plan_id,
+                case.amount,
+                "SEK",
+                case.tenure,
+                case.opened_at,
+                case.reason_at,
+                case.offers_shown_at,
+                case.decided_at,
+                case.accepted_offer,
+                case.cancel_effective_at,
+                case.notes,
+                case.agent.id if case.agent else None,
+                case.call_duration,
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CallBack:
+    """A call the customer asked for on the web: when, and when the agent called."""
+
+    requested_at: datetime
+    window: str
+    due: datetime
+    at: datetime
+
+
+def callback_due(accepted_at: datetime, window: str, tz) -> datetime:
+    """The start of the chosen window on the next day, in the company's time zone."""
+    day = accepted_at.astimezone(tz).date() + timedelta(days=1)
+    local = datetime.combine(day, CALLBACK_WINDOWS[window], tzinfo=tz)
+    return max(local.astimezone(accepted_at.tzinfo), accepted_at)

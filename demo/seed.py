@@ -1,36 +1,63 @@
 """A believable Nordic subscription business, deterministic for a given seed.
 
-Everything is generated in memory from one ``random.Random(seed)`` and loaded with COPY,
-so a million subscriptions take minutes, not hours.
+Everything is generated in memory from one ``random.Random(seed)`` and loaded with COPY
+(see ``demo.writer``), so a million subscriptions take minutes, not hours. Each subscription
+is written with its whole history at once (``demo.history``): ledger, cancellation cases and,
+if it ended, its lost-customer record. The win-back then runs through the real services
+(``demo.winback``).
 """
 
 import random
 import unicodedata
+from bisect import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from itertools import accumulate
+from typing import NamedTuple
 
 from django.db import connection, transaction
 
-from core.dates import add_months, whole_months_between
-from demo.cases import seed_cases
+from demo.cases import (
+    CALLBACK_COLUMNS,
+    CASE_AGENT_COLUMNS,
+    CASE_COLUMNS,
+    OFFER_COLUMNS,
+    STEP_COLUMNS,
+    Agent,
+    CaseBook,
+    OfferEngine,
+    load_rules,
+)
+from demo.history import EVENT_COLUMNS, BookPlan, Histories, Ledger, Life
+from demo.lost import LOST_COLUMNS, lost_customer_row
 from demo.names import COUNTRY_BY_LOCALE, FIRST_NAMES, LAST_NAMES, PHONE_PREFIX_BY_LOCALE
-from demo.winback import seed_winback
-from demo.writer import json_text, next_id, reset_sequences, write_rows
+from demo.winback import seed_winback, segment_and_score
+from demo.writer import IdCounter, RowSink, bulk_load, next_id, reset_sequences
+
+
+class Plan(NamedTuple):
+    code: str
+    name: str
+    price: Decimal
+    rank: int
+    months: int
+
 
 PLANS = [
-    # code, name, monthly price (SEK), rank, contract months
-    ("bas", "Bas", Decimal("99.00"), 1, 1),
-    ("standard", "Standard", Decimal("179.00"), 2, 1),
-    ("premium", "Premium", Decimal("299.00"), 3, 1),
-    ("familj", "Familj", Decimal("399.00"), 4, 1),
-    ("bas-12", "Bas 12 mån", Decimal("89.00"), 1, 12),
-    ("standard-12", "Standard 12 mån", Decimal("159.00"), 2, 12),
-    ("premium-12", "Premium 12 mån", Decimal("269.00"), 3, 12),
+    Plan("bas", "Bas", Decimal("99.00"), 1, 1),
+    Plan("standard", "Standard", Decimal("179.00"), 2, 1),
+    Plan("premium", "Premium", Decimal("299.00"), 3, 1),
+    Plan("familj", "Familj", Decimal("399.00"), 4, 1),
+    Plan("bas-12", "Bas 12 mån", Decimal("89.00"), 1, 12),
+    Plan("standard-12", "Standard 12 mån", Decimal("159.00"), 2, 12),
+    Plan("premium-12", "Premium 12 mån", Decimal("269.00"), 3, 12),
 ]
 PLAN_WEIGHTS = [18, 30, 14, 6, 8, 16, 8]
 LOCALE_WEIGHTS = {"sv": 45, "nb": 20, "da": 20, "en": 15}
+MARKETING_CONSENT = 0.75
+UPGRADED = 0.2  # long-standing customers who moved up a plan before the flow went live
 
 Progress = Callable[[str, int, int], None]
 
@@ -46,8 +73,6 @@ class DemoContext:
     customers: int
     progress: Progress = _quiet
     counts: dict[str, int] = field(default_factory=dict)
-    # Cancellation cases to create once the subscriptions are written (see seed_cases).
-    case_plans: list[dict] = field(default_factory=list)
 
     @property
     def now(self) -> datetime:
@@ -59,22 +84,11 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
-def _snapshot(status, plan_code, amount, period_end, **extra) -> dict:
-    return {
-        "status": status,
-        "plan": plan_code,
-        "monthly_amount": str(amount),
-        "currency": "SEK",
-        "current_period_end": period_end.isoformat(),
-        **extra,
-    }
-
-
 def seed_plans(ctx: DemoContext) -> dict[str, int]:
-    from subscriptions.models import Plan
+    from subscriptions.models import Plan as PlanModel
 
     for code, name, price, rank, months in PLANS:
-        Plan.objects.update_or_create(
+        PlanModel.objects.update_or_create(
             code=code,
             defaults={
                 "name": name,
@@ -85,316 +99,25 @@ def seed_plans(ctx: DemoContext) -> dict[str, int]:
                 "active": True,
             },
         )
-    return {code: Plan.objects.get(code=code).pk for code, *_ in PLANS}
+    return {code: PlanModel.objects.get(code=code).pk for code, *_ in PLANS}
 
 
-def seed_customers_and_subscriptions(ctx: DemoContext, plan_ids: dict[str, int]) -> None:
-    """Customers with one subscription each, and their ledger history."""
-    rng, today, now = ctx.rng, ctx.today, ctx.now
-    locales = list(LOCALE_WEIGHTS)
-    locale_weights = list(LOCALE_WEIGHTS.values())
-    plans = PLANS
-    first_customer = next_id("subscriptions_customer")
-    first_subscription = next_id("subscriptions_subscription")
-    event_id = first_event = next_id("subscriptions_subscriptionevent")
-    cheaper = {p[0]: [q for q in plans if q[3] < p[3] and q[4] == p[4]] for p in plans}
+def _catalog(plan_ids: dict[str, int]) -> list[BookPlan]:
+    """The plans in PLANS order, each knowing the next cheaper one (``next_cheaper_plan``)."""
+    plans = [BookPlan(plan_ids[p.code], p.code, p.name, p.price, p.rank, p.months) for p in PLANS]
+    for plan in plans:
+        below = [
+            p
+            for p in plans
+            if p.rank < plan.rank and p.price < plan.price and p.months == plan.months
+        ]
+        plan.cheaper = max(below, key=lambda p: (p.rank, p.price), default=None)
+    return plans
 
-    customers, subscriptions, events = [], [], []
 
-    def flush() -> None:
-        write_rows("subscriptions_customer", CUSTOMER_COLUMNS, customers)
-        write_rows("subscriptions_subscription", SUBSCRIPTION_COLUMNS, subscriptions)
-        write_rows("subscriptions_subscriptionevent", EVENT_COLUMNS, events)
-        customers.clear()
-        subscriptions.clear()
-        events.clear()
-
-    for n in range(ctx.customers):
-        customer_id, subscription_id = first_customer + n, first_subscription + n
-        locale = rng.choices(locales, locale_weights)[0]
-        first, last = rng.choice(FIRST_NAMES[locale]), rng.choice(LAST_NAMES[locale])
-        tenure_days = 20 + int(rng.random() ** 1.6 * 3630)
-        since = today - timedelta(days=tenure_days)
-        consent = rng.random() < 0.62
-        created = datetime.combine(since, time(8, 0), tzinfo=UTC) + timedelta(
-            minutes=rng.randrange(600)
-        )
-        customers.append(
-            (
-                customer_id,
-                f"C{n + 1:07d}",
-                f"{first} {last}",
-                f"{_ascii(first)}.{_ascii(last)}.{n + 1}@example.com",
-                f"{PHONE_PREFIX_BY_LOCALE[locale]}{rng.randrange(10**6, 10**7)}",
-                locale,
-                COUNTRY_BY_LOCALE[locale],
-                since,
-                consent,
-                created if consent else None,
-                "signup" if consent else "",
-                created,
-                created,
-            )
-        )
-
-        code, _name, price, _rank, _months = rng.choices(plans, PLAN_WEIGHTS)[0]
-        requested = target = None
-        amount = price - 10 if tenure_days > 1500 and rng.random() < 0.3 else price
-        period_end = add_months(created, whole_months_between(created.date(), today))
-        while period_end <= now:
-            period_end = add_months(period_end, 1)
-        roll = rng.random()
-        status, paused_until, cancel_at, cancelled_at, cancelled_by = "active", None, None, None, ""
-        if roll < 0.10 and tenure_days > 40:
-            status, cancelled_by = "cancelled", "customer"
-            cancelled_at = now - timedelta(days=rng.randrange(1, min(tenure_days - 20, 730)))
-            if rng.random() < 0.06:
-                cancelled_by = rng.choice(["non_payment", "misuse"])
-        elif roll < 0.13:
-            status, cancel_at, cancelled_by = "cancel_pending", period_end, "customer"
-        elif roll < 0.15:
-            status = "paused"
-            paused_until = now + timedelta(days=rng.randrange(7, 90))
-        subscriptions.append(
-            (
-                subscription_id,
-                f"S{n + 1:07d}",
-                customer_id,
-                plan_ids[code],
-                status,
-                created,
-                period_end,
-                paused_until,
-                cancel_at,
-                cancelled_at,
-                cancelled_by,
-                amount,
-                "SEK",
-                0,
-                None,
-                created,
-                created,
-            )
-        )
-
-        sequence = 1
-        events.append(
-            (
-                event_id,
-                subscription_id,
-                sequence,
-                "started",
-                "import",
-                "import",
-                "{}",
-                json_text(_snapshot("active", code, amount, add_months(created, 1))),
-                None,
-                "",
-                "",
-                created,
-            )
-        )
-        event_id += 1
-        # A plan change happened before any cancellation request (see `requested` below).
-        latest_change = min(tenure_days - 30, ((cancelled_at or now) - created).days - 28)
-        if tenure_days > 400 and cheaper[code] and latest_change > 60 and rng.random() < 0.2:
-            old = rng.choice(cheaper[code])
-            when = created + timedelta(days=rng.randrange(60, latest_change))
-            sequence += 1
-            events.append(
-                (
-                    event_id,
-                    subscription_id,
-                    sequence,
-                    "plan_changed",
-                    "web",
-                    "customer",
-                    json_text(_snapshot("active", old[0], old[2], period_end)),
-                    json_text(_snapshot("active", code, amount, period_end)),
-                    None,
-                    "",
-                    "",
-                    when,
-                )
-            )
-            event_id += 1
-        if status == "paused":
-            paused_at = now - timedelta(days=rng.randrange(1, 20))
-            sequence += 1
-            events.append(
-                (
-                    event_id,
-                    subscription_id,
-                    sequence,
-                    "paused",
-                    "web",
-                    "customer",
-                    json_text(_snapshot("active", code, amount, period_end)),
-                    json_text(
-                        _snapshot(
-                            "paused",
-                            code,
-                            amount,
-                            period_end,
-                            paused_until=paused_until.isoformat(),
-                        )
-                    ),
-                    None,
-                    "",
-                    "",
-                    paused_at,
-                )
-            )
-            event_id += 1
-        elif status in ("cancel_pending", "cancelled"):
-            requested = (cancelled_at or now) - timedelta(days=rng.randrange(1, 28))
-            requested = max(requested, created + timedelta(hours=1))
-            target = cancel_at or cancelled_at
-            sequence += 1
-            events.append(
-                (
-                    event_id,
-                    subscription_id,
-                    sequence,
-                    "cancel_requested",
-                    "web",
-                    "customer",
-                    json_text(_snapshot("active", code, amount, period_end)),
-                    json_text(
-                        _snapshot(
-                            "cancel_pending", code, amount, period_end, cancel_at=target.isoformat()
-                        )
-                    ),
-                    None,
-                    "",
-                    "",
-                    requested,
-                )
-            )
-            event_id += 1
-            if status == "cancelled":
-                sequence += 1
-                events.append(
-                    (
-                        event_id,
-                        subscription_id,
-                        sequence,
-                        "cancelled",
-                        "system",
-                        "scheduler",
-                        json_text(
-                            _snapshot(
-                                "cancel_pending",
-                                code,
-                                amount,
-                                period_end,
-                                cancel_at=target.isoformat(),
-                            )
-                        ),
-                        json_text(
-                            _snapshot(
-                                "cancelled",
-                                code,
-                                amount,
-                                period_end,
-                                cancelled_at=cancelled_at.isoformat(),
-                            )
-                        ),
-                        None,
-                        "",
-                        "",
-                        cancelled_at,
-                    )
-                )
-                event_id += 1
-        case_plan = {
-            "subscription": subscription_id,
-            "customer": customer_id,
-            "locale": locale,
-            "plan": plan_ids[code],
-            "amount": amount,
-            "tenure": tenure_days * 12 // 365,
-            "has_cheaper": bool(cheaper[code]),
-        }
-        if status == "paused":
-            ctx.case_plans.append(
-                {**case_plan, "outcome": "saved", "kind": "pause", "at": paused_at}
-            )
-        elif status in ("cancel_pending", "cancelled") and requested > now - timedelta(days=365):
-            ctx.case_plans.append(
-                {**case_plan, "outcome": "cancelled", "kind": "", "at": requested, "end": target}
-            )
-        elif status == "active" and sequence == 1 and tenure_days > 60:
-            roll = rng.random()
-            at = now - timedelta(
-                days=rng.randrange(1, min(365, tenure_days - 30)), minutes=rng.randrange(600)
-            )
-            pricier = [q for q in plans if q[3] == _rank + 1 and q[4] == _months]
-            if roll < 0.015 and pricier:
-                # Saved by a cheaper plan: the ledger shows the move down from the pricier one.
-                sequence += 1
-                events.append(
-                    (
-                        event_id,
-                        subscription_id,
-                        sequence,
-                        "plan_changed",
-                        "web",
-                        "customer",
-                        json_text(_snapshot("active", pricier[0][0], pricier[0][2], period_end)),
-                        json_text(_snapshot("active", code, amount, period_end)),
-                        None,
-                        "",
-                        "retention offer",
-                        at,
-                    )
-                )
-                event_id += 1
-                ctx.case_plans.append(
-                    {
-                        **case_plan,
-                        "outcome": "saved",
-                        "kind": "downgrade",
-                        "at": at,
-                        "saving": pricier[0][2] - amount,
-                        "has_cheaper": True,
-                    }
-                )
-            elif roll < 0.03 and tenure_days > 3 * 365 + 30:
-                sequence += 1
-                events.append(
-                    (
-                        event_id,
-                        subscription_id,
-                        sequence,
-                        "credit_granted",
-                        "web",
-                        "customer",
-                        json_text(_snapshot("active", code, amount, period_end)),
-                        json_text(_snapshot("active", code, amount, period_end)),
-                        amount,
-                        "SEK",
-                        "loyalty bonus",
-                        at,
-                    )
-                )
-                event_id += 1
-                ctx.case_plans.append(
-                    {**case_plan, "outcome": "saved", "kind": "loyalty_bonus", "at": at}
-                )
-            elif roll < 0.045:
-                ctx.case_plans.append({**case_plan, "outcome": "abandoned", "kind": "", "at": at})
-        if len(customers) >= 20_000:
-            flush()
-            ctx.progress("customers and subscriptions", n + 1, ctx.customers)
-    flush()
-    ctx.progress("customers and subscriptions", ctx.customers, ctx.customers)
-    reset_sequences(
-        "subscriptions_customer", "subscriptions_subscription", "subscriptions_subscriptionevent"
-    )
-    ctx.counts["customers"] = ctx.customers
-    ctx.counts["subscriptions"] = ctx.customers
-    ctx.counts["ledger events"] = event_id - first_event
+def _cumulative(weights) -> list[float]:
+    total = sum(weights)
+    return [value / total for value in accumulate(weights)]
 
 
 CUSTOMER_COLUMNS = (
@@ -431,20 +154,157 @@ SUBSCRIPTION_COLUMNS = (
     "created_at",
     "updated_at",
 )
-EVENT_COLUMNS = (
-    "id",
-    "subscription_id",
-    "sequence",
-    "kind",
-    "channel",
-    "actor_label",
-    "before",
-    "after",
-    "amount",
-    "currency",
-    "note",
-    "created_at",
-)
+BOOK_COLUMNS = {
+    "subscriptions_customer": CUSTOMER_COLUMNS,
+    "subscriptions_subscription": SUBSCRIPTION_COLUMNS,
+    "subscriptions_subscriptionevent": EVENT_COLUMNS,
+    "cancellations_cancellationcase": CASE_COLUMNS + CASE_AGENT_COLUMNS,
+    "cancellations_offer": OFFER_COLUMNS,
+    "cancellations_casestep": STEP_COLUMNS,
+    "cancellations_callbackrequest": CALLBACK_COLUMNS,
+    "winback_lostcustomer": LOST_COLUMNS,
+}
+ID_NAMES = {
+    "customer": "subscriptions_customer",
+    "subscription": "subscriptions_subscription",
+    "event": "subscriptions_subscriptionevent",
+    "case": "cancellations_cancellationcase",
+    "offer": "cancellations_offer",
+    "step": "cancellations_casestep",
+    "callback": "cancellations_callbackrequest",
+    "lost": "winback_lostcustomer",
+}
+
+
+class CustomerDraw:
+    """Draws the demo's customers: locale and name, how long they have been with us, and
+    whether they gave marketing consent at sign-up."""
+
+    def __init__(self, rng: random.Random, today: date, first_id: int):
+        self.draw = rng.random
+        self.today_ordinal = today.toordinal()
+        self.first_id = first_id
+        self.locales = list(LOCALE_WEIGHTS)
+        self.locale_cumulative = _cumulative(LOCALE_WEIGHTS.values())
+        self.ascii = {
+            name: _ascii(name)
+            for names in (*FIRST_NAMES.values(), *LAST_NAMES.values())
+            for name in names
+        }
+
+    def row(self, n: int) -> tuple:
+        """The ``n``-th customer's row (CUSTOMER_COLUMNS)."""
+        draw = self.draw
+        locale = self.locales[bisect(self.locale_cumulative, draw())]
+        first_names, last_names = FIRST_NAMES[locale], LAST_NAMES[locale]
+        first = first_names[int(draw() * len(first_names))]
+        last = last_names[int(draw() * len(last_names))]
+        since = date.fromordinal(self.today_ordinal - 20 - int(draw() ** 1.6 * 3630))
+        consent = draw() < MARKETING_CONSENT
+        minutes = int(draw() * 600)
+        created = datetime(
+            since.year, since.month, since.day, 8 + minutes // 60, minutes % 60, tzinfo=UTC
+        )
+        return (
+            self.first_id + n,
+            f"C{n + 1:07d}",
+            f"{first} {last}",
+            f"{self.ascii[first]}.{self.ascii[last]}.{n + 1}@example.com",
+            f"{PHONE_PREFIX_BY_LOCALE[locale]}{1_000_000 + int(draw() * 9_000_000)}",
+            locale,
+            COUNTRY_BY_LOCALE[locale],
+            since,
+            consent,
+            created if consent else None,
+            "signup" if consent else "",
+            created,
+            created,
+        )
+
+
+def _subscription_row(n: int, life: Life) -> tuple:
+    """The subscription's row (SUBSCRIPTION_COLUMNS) as its history left it."""
+    return (
+        life.id,
+        f"S{n + 1:07d}",
+        life.customer_id,
+        life.plan.id,
+        life.status,
+        life.created,
+        life.period_end,
+        life.paused_until,
+        life.cancel_at,
+        life.cancelled_at,
+        life.cancelled_by,
+        life.amount,
+        "SEK",
+        life.discount_percent,
+        life.discount_until,
+        life.created,
+        life.created,
+    )
+
+
+def seed_book(ctx: DemoContext, plan_ids: dict[str, int], agents: list[Agent]) -> None:
+    """Customers with one subscription each, its history, and the lost customers."""
+    from cancellations.models import ExitReason
+
+    rng, today = ctx.rng, ctx.today
+    draw = rng.random
+    plans = _catalog(plan_ids)
+    plan_cumulative = _cumulative(PLAN_WEIGHTS)
+    reasons = list(ExitReason.objects.values_list("code", "pk", "label_en"))
+    reason_ids = {code: pk for code, pk, _label in reasons}
+    ids = IdCounter({name: next_id(table) for name, table in ID_NAMES.items()})
+    first_event = ids.peek("event")
+    engine = OfferEngine(load_rules())
+    people = CustomerDraw(rng, today, ids.peek("customer"))
+    first_subscription = ids.peek("subscription")
+
+    with RowSink(BOOK_COLUMNS) as sink:
+        customers = sink.rows["subscriptions_customer"]
+        subscriptions = sink.rows["subscriptions_subscription"]
+        lost = sink.rows["winback_lostcustomer"]
+        histories = Histories(
+            rng=rng,
+            now=ctx.now,
+            ledger=Ledger(sink.rows["subscriptions_subscriptionevent"], ids),
+            cases=CaseBook(
+                sink,
+                rng=rng,
+                reason_ids=reason_ids,
+                reason_labels={code: label for code, _pk, label in reasons},
+                ids=ids,
+            ),
+            engine=engine,
+            agents=agents,
+        )
+        for n in range(ctx.customers):
+            customer = people.row(n)
+            customers.append(customer)
+            customer_id, locale, since, created = (
+                customer[0],
+                customer[5],
+                customer[7],
+                customer[11],
+            )
+            plan = plans[bisect(plan_cumulative, draw())]
+            # Customers of many years may still pay an older, lower price.
+            grandfathered = (today - since).days > 1500 and draw() < 0.3
+            amount = plan.price - 10 if grandfathered else plan.price
+            life = Life(first_subscription + n, customer_id, locale, since, created, plan, amount)
+            histories.live(life, upgraded=draw() < UPGRADED)
+            subscriptions.append(_subscription_row(n, life))
+            if life.status == "cancelled":
+                lost.append(lost_customer_row(ids.next("lost"), life, reason_ids))
+            if len(customers) >= 20_000:
+                sink.flush()
+                ctx.progress("customers and subscriptions", n + 1, ctx.customers)
+    ctx.progress("customers and subscriptions", ctx.customers, ctx.customers)
+    ctx.counts["customers"] = ctx.customers
+    ctx.counts["subscriptions"] = ctx.customers
+    ctx.counts["ledger events"] = ids.peek("event") - first_event
+    ctx.counts["cancellation cases"] = sink.written["cancellations_cancellationcase"]
 
 
 def database_is_empty() -> bool:
@@ -497,10 +357,19 @@ def flush_demo_data() -> None:
 
 
 def seed(*, customers: int, seed: int, today: date, progress: Progress = _quiet) -> dict[str, int]:
+    from django.apps import apps
+
+    from cancellations.defaults import ensure_defaults
+    from demo.users import ensure_demo_agents
+
     ctx = DemoContext(rng=random.Random(seed), today=today, customers=customers, progress=progress)
     with transaction.atomic():
         plan_ids = seed_plans(ctx)
-        seed_customers_and_subscriptions(ctx, plan_ids)
-        seed_cases(ctx)
-        seed_winback(ctx)
+        ensure_defaults(apps)
+        agents = [Agent(pk, username) for pk, username in ensure_demo_agents()]
+        with bulk_load(*BOOK_COLUMNS):
+            seed_book(ctx, plan_ids, agents)
+            segment_and_score(ctx)
+        reset_sequences(*BOOK_COLUMNS)
+        seed_winback(ctx, agents)
     return ctx.counts
