@@ -38,6 +38,10 @@ class Filters:
     def until(self) -> datetime:
         return day_start(self.end + timedelta(days=1))
 
+    def with_previous(self) -> tuple[tuple[str, "Filters"], tuple[str, "Filters"]]:
+        """("current", this period) and ("previous", the one before), for side-by-side sums."""
+        return ("current", self), ("previous", self.previous())
+
     def previous(self) -> "Filters":
         """The period of the same length just before this one."""
         length = (self.end - self.start).days + 1

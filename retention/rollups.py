@@ -418,7 +418,7 @@ def case_totals(filters: Filters, *, today: date) -> dict[str, dict]:
         .values("series")
         .annotate(**_as_sums(aggregates))
         .order_by()
-        for series, period in (("current", filters), ("previous", filters.previous()))
+        for series, period in filters.with_previous()
     ]
     return {row.pop("series"): row for row in _named(parts[0].union(parts[1], all=True))}
 
@@ -529,7 +529,7 @@ def winback_breakdown_rows(filters: Filters) -> list[dict]:
 
 def winback_totals(filters: Filters, *, now: datetime) -> list[dict]:
     parts = []
-    for series, period in (("current", filters), ("previous", filters.previous())):
+    for series, period in filters.with_previous():
         parts.append(
             _days(OutreachDay, period, campaign=True)
             .annotate(series=Value(series))

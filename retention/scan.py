@@ -183,7 +183,7 @@ def case_totals(filters: Filters, *, today: date) -> dict[str, dict]:
         .values("series")
         .annotate(**aggregates)
         .order_by()
-        for series, period in (("current", filters), ("previous", filters.previous()))
+        for series, period in filters.with_previous()
     ]
     return {row.pop("series"): row for row in parts[0].union(parts[1], all=True)}
 
@@ -409,7 +409,7 @@ def winback_totals(filters: Filters, *, now: datetime) -> list[dict]:
     """Contacts made and comebacks in the period and the one before: one UNION ALL, rows
     per (series, part) for the caller to add up."""
     parts = []
-    for series, period in (("current", filters), ("previous", filters.previous())):
+    for series, period in filters.with_previous():
         parts.append(
             attempts(period)
             .annotate(series=Value(series))
