@@ -31,6 +31,19 @@ class Grain(models.TextChoices):
     MONTH = "month", "Month"
 
 
+class Scope(models.TextChoices):
+    """A row per combination of the filter columns (each), or the same counts summed over
+    the filter columns a rollup does not keep in its totals (total): the unfiltered page
+    reads a few rows per day instead of one per channel, plan and churn group."""
+
+    EACH = "each", "Each filter combination"
+    TOTAL = "total", "Summed over the filters"
+
+
+def _scope() -> models.CharField:
+    return models.CharField(max_length=5, choices=Scope.choices, default=Scope.EACH)
+
+
 class RollupState(models.Model):
     """The one row that says how fresh the rollups are; refreshes lock it to run one at a time."""
 
@@ -78,9 +91,10 @@ class CaseDay(RollupRow):
     """Decided cases per day (local date of the decision) by channel, plan and churn group:
     the totals, the billing check and the weekly trend."""
 
+    scope = _scope()
     day = models.DateField()
     channel = models.CharField(max_length=10)
-    plan = _ref("subscriptions.Plan")
+    plan = _ref("subscriptions.Plan", null=True)
     churn_group = models.CharField(max_length=30)
     saved = _count()
     cancelled = _count()
@@ -92,18 +106,19 @@ class CaseDay(RollupRow):
     left_90 = _count()
 
     class Meta:
-        indexes = [models.Index(fields=["day"], name="caseday_day")]
+        indexes = [models.Index(fields=["scope", "day"], name="caseday_scope_day")]
 
 
 class CaseMix(RollupRow):
     """Decided cases by each breakdown: ``dimension`` says which key columns a row is
     grouped by (all: only the filters; reason; offer: kind and rule; tenure; agent)."""
 
+    scope = _scope()
     grain = models.CharField(max_length=5, choices=Grain.choices)
     period = models.DateField(help_text="The day, or the first day of the month.")
     dimension = models.CharField(max_length=10, default="all")
     channel = models.CharField(max_length=10)
-    plan = _ref("subscriptions.Plan")
+    plan = _ref("subscriptions.Plan", null=True)
     churn_group = models.CharField(max_length=30)
     reason = _ref("cancellations.ExitReason", null=True)
     offer_kind = models.CharField(max_length=20, blank=True)
@@ -116,16 +131,19 @@ class CaseMix(RollupRow):
     kept_monthly = _money()
 
     class Meta:
-        indexes = [models.Index(fields=["dimension", "grain", "period"], name="casemix_period")]
+        indexes = [
+            models.Index(fields=["scope", "dimension", "grain", "period"], name="casemix_scope")
+        ]
 
 
 class OfferMix(RollupRow):
     """Offers shown (by the day they were shown) and accepted, by kind and rule."""
 
+    scope = _scope()
     grain = models.CharField(max_length=5, choices=Grain.choices)
     period = models.DateField()
     channel = models.CharField(max_length=10)
-    plan = _ref("subscriptions.Plan")
+    plan = _ref("subscriptions.Plan", null=True)
     churn_group = models.CharField(max_length=30)
     kind = models.CharField(max_length=20)
     rule = _ref("cancellations.OfferRule", null=True)
@@ -134,7 +152,7 @@ class OfferMix(RollupRow):
     cost = _money()
 
     class Meta:
-        indexes = [models.Index(fields=["grain", "period"], name="offermix_period")]
+        indexes = [models.Index(fields=["scope", "grain", "period"], name="offermix_scope")]
 
 
 class FunnelDay(RollupRow):

@@ -43,6 +43,7 @@ from retention.models import (
     OfferMix,
     OutreachDay,
     OutreachMix,
+    Scope,
 )
 from retention.periods import Filters, month_start, next_month, whole_months_and_days, within_days
 from retention.scan import (
@@ -85,15 +86,23 @@ class Rollup:
     monthly: bool = False
     breakdowns: dict[str, dict[str, object]] = field(default_factory=dict)
     empty_keys: dict[str, object] = field(default_factory=dict)
+    # With totals, each day also gets rows summed over these filter columns (left empty,
+    # as given here), scope TOTAL beside the rows of scope EACH: a page that filters by
+    # none of them reads those.
+    totals: dict[str, object] | None = None
 
     @property
     def day_column(self) -> str:
         return "period" if self.monthly else "day"
 
     @property
+    def scoped(self) -> bool:
+        return self.totals is not None
+
+    @property
     def group_columns(self) -> list[str]:
         keys = ["dimension", *self.empty_keys] if self.breakdowns else []
-        return [*self.dimensions, *keys]
+        return [*(["scope"] if self.scoped else []), *self.dimensions, *keys]
 
     def key_variants(self) -> list[dict[str, object]]:
         """The columns to group by, once per breakdown (or once)."""
@@ -128,6 +137,10 @@ CASE_FILTERS = {
     "plan_id": F("plan_id"),
     "churn_group": scan.case_churn_group(),
 }
+# The case rollups' totals: summed over the plan and the churn group, and the mixes over the
+# channel too (the case totals keep it: they split saves by channel).
+SUMMED_OVER_PLAN_AND_GROUP = {"plan_id": NO_ID, "churn_group": Value("")}
+SUMMED_OVER_FILTERS = {"channel": Value(""), **SUMMED_OVER_PLAN_AND_GROUP}
 OUTREACH_FILTERS = {
     "campaign_id": F("campaign_id"),
     "churn_group": F("lost_customer__churn_group"),
@@ -148,6 +161,7 @@ ROLLUPS = [
             "offer_cost": money_sum("accepted_offer__accepted_cost", filter=SAVED),
             **{f"left_{n}": Count("pk", filter=scan.left_within(n)) for n in VERIFY_DAYS},
         },
+        totals=SUMMED_OVER_PLAN_AND_GROUP,
     ),
     Rollup(
         model=CaseMix,
@@ -174,6 +188,7 @@ ROLLUPS = [
             "tenure_band": Value(""),
             "agent_id": NO_ID,
         },
+        totals=SUMMED_OVER_FILTERS,
     ),
     Rollup(
         model=OfferMix,
@@ -193,6 +208,7 @@ ROLLUPS = [
             "cost": money_sum("accepted_cost"),
         },
         monthly=True,
+        totals=SUMMED_OVER_FILTERS,
     ),
     Rollup(
         model=FunnelDay,
@@ -271,9 +287,10 @@ def recount(rollup: Rollup, days: Iterable[date] | None) -> None:
         return
     model = rollup.model
     grain = {"grain": Value(Grain.DAY)} if rollup.monthly else {}
+    scope = {"scope": Value(Scope.EACH)} if rollup.scoped else {}
     parts = [
         rollup.rows(days)
-        .values(**_aliased({**grain, rollup.day_column: rollup.day, **keys}))
+        .values(**_aliased({**grain, **scope, rollup.day_column: rollup.day, **keys}))
         .annotate(**_aliased(rollup.measures))
         .order_by()
         for keys in rollup.key_variants()
@@ -285,10 +302,32 @@ def recount(rollup: Rollup, days: Iterable[date] | None) -> None:
     if days is not None:
         stale = stale.filter(**{f"{rollup.day_column}__in": days})
     stale.delete()
-    columns = [*grain, rollup.day_column, *rollup.key_variants()[0], *rollup.measures]
+    columns = [*grain, *scope, rollup.day_column, *rollup.key_variants()[0], *rollup.measures]
     _insert(model, source, columns)
+    if rollup.scoped:
+        _insert_totals(rollup, days)
     if rollup.monthly:
         _recount_months(rollup, None if days is None else {month_start(day) for day in days})
+
+
+def _insert_totals(rollup: Rollup, days: list[date] | None) -> None:
+    """The TOTAL rows of these days (None: all), summed from their EACH rows."""
+    model = rollup.model
+    rows = model.objects.filter(scope=Scope.EACH)
+    if rollup.monthly:
+        rows = rows.filter(grain=Grain.DAY)
+    if days is not None:
+        rows = rows.filter(**{f"{rollup.day_column}__in": days})
+    keys = {
+        **({"grain": F("grain")} if rollup.monthly else {}),
+        rollup.day_column: F(rollup.day_column),
+        **{column: rollup.totals.get(column, F(column)) for column in rollup.group_columns},
+        "scope": Value(Scope.TOTAL),
+    }
+    sums = {column: int_or_money_sum(model, column) for column in rollup.measures}
+    _insert(
+        model, rows.values(**_aliased(keys)).annotate(**_aliased(sums)).order_by(), [*keys, *sums]
+    )
 
 
 def _recount_months(rollup: Rollup, months: set[date] | None) -> None:
@@ -375,16 +414,29 @@ def _in_period(start: date, end: date) -> Q:
     return condition
 
 
-def _filtered(queryset: QuerySet, filters: Filters, *, campaign: bool = False) -> QuerySet:
-    if filters.channel:
-        queryset = queryset.filter(channel=filters.channel)
-    if filters.plan:
-        queryset = queryset.filter(plan_id=filters.plan)
-    if filters.churn_group:
-        queryset = queryset.filter(churn_group=filters.churn_group)
-    if campaign and filters.campaign:
-        queryset = queryset.filter(campaign_id=filters.campaign)
-    return queryset
+ROLLUP_OF = {rollup.model: rollup for rollup in ROLLUPS}
+
+
+def _filtered(
+    queryset: QuerySet, filters: Filters, *, campaign: bool = False, each: bool = False
+) -> QuerySet:
+    """The rows for these filters: of scope TOTAL where the rollup keeps totals that no
+    filter in use (nor ``each``, for a breakdown by a filter column) sums over."""
+    used = {
+        column: value
+        for column, value in (
+            ("channel", filters.channel),
+            ("plan_id", filters.plan),
+            ("churn_group", filters.churn_group),
+            ("campaign_id", filters.campaign if campaign else None),
+        )
+        if value
+    }
+    rollup = ROLLUP_OF[queryset.model]
+    if rollup.scoped:
+        total = not each and not any(column in rollup.totals for column in used)
+        queryset = queryset.filter(scope=Scope.TOTAL if total else Scope.EACH)
+    return queryset.filter(**used)
 
 
 def _days(model: type[Model], filters: Filters, **kwargs) -> QuerySet:
@@ -436,13 +488,13 @@ CASE_KEYS = {  # breakdown → (the CaseMix rows it reads, its key)
 
 
 def case_breakdown_rows(filters: Filters) -> list[dict]:
-    rows = _mix(CaseMix, filters)
     sums = {
         **{outcome: int_sum(outcome) for outcome in DECIDED},
         "kept_monthly": money_sum("kept_monthly"),
     }
     parts = [
-        rows.filter(dimension=dimension)
+        _mix(CaseMix, filters, each=dimension == "all")
+        .filter(dimension=dimension)
         .annotate(dimension_name=Value(name), key=key)
         .values("dimension_name", "key")
         .annotate(**_as_sums(sums))
@@ -570,9 +622,9 @@ def trend_rows(window: Filters) -> list[dict]:
         .annotate(a=int_sum("first_comebacks"), b=int_sum("first_contacts"))
         .order_by()
     )
-    cancelled = _mix(CaseMix, window).filter(cancelled__gt=0)
     mixes = [
-        cancelled.filter(dimension=dimension)
+        _mix(CaseMix, window, each=dimension == "all")
+        .filter(dimension=dimension, cancelled__gt=0)
         .annotate(series=Value(series), month=TruncMonth("period"), key=key)
         .values("series", "month", "key")  # the union names the column after the first part
         .annotate(a=int_sum("cancelled"), b=NO_INT)

@@ -43,12 +43,13 @@ from django.db.models.functions import (
     TruncMonth,
     TruncWeek,
 )
+from django.db.models.lookups import IsNull
 
 from cancellations.enums import CaseOutcome
 from cancellations.models import CancellationCase, Offer
 from retention.periods import Filters, day_start
 from subscriptions.enums import LEAVE_KINDS
-from subscriptions.models import SubscriptionEvent
+from subscriptions.models import Subscription, SubscriptionEvent
 from winback.enums import OutreachStatus
 from winback.models import Comeback, Outreach
 from winback.segmentation import FALLBACK_GROUP, churn_group_rules
@@ -353,22 +354,26 @@ class DaysBetween(Func):
         )
 
 
-def _started_months_since(field_name: str, now: datetime):
-    """The months begun since ``field`` (1 in the first month), for up to ten years."""
-    months = Floor(DaysBetween(Value(now), F(field_name)) / Value(MONTH_DAYS)) + Value(1)
+def _started_months_since(moment, now: datetime):
+    """The months begun since ``moment`` (1 in the first month), for up to ten years."""
+    months = Floor(DaysBetween(Value(now), moment) / Value(MONTH_DAYS)) + Value(1)
     return Cast(Greatest(Least(months, Value(121)), Value(1)), IntegerField())
 
 
 def _months_active_expression(now: datetime):
     """Started months from the comeback to now, or to when the subscription ended again."""
-    since_comeback = _started_months_since("at", now)
-    ended_again = Q(subscription__status="cancelled", subscription__cancelled_at__gt=F("at"))
+    since_comeback = _started_months_since(F("at"), now)
+    # A lookup per comebacks row by primary key, not a join: given the choice, the planner
+    # would hash the whole subscription table for a few thousand comebacks.
+    ended_again_at = Subquery(
+        Subscription.objects.filter(
+            pk=OuterRef("subscription_id"), status="cancelled", cancelled_at__gt=OuterRef("at")
+        ).values("cancelled_at")[:1]
+    )
     return Case(
         When(
-            ended_again,
-            then=since_comeback
-            - _started_months_since("subscription__cancelled_at", now)
-            + Value(1),
+            IsNull(ended_again_at, False),
+            then=since_comeback - _started_months_since(ended_again_at, now) + Value(1),
         ),
         default=since_comeback,
         output_field=IntegerField(),

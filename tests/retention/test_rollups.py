@@ -292,7 +292,9 @@ def test_a_write_asks_for_a_refresh_once_it_commits(
     assert callbacks  # the refresh request, run eagerly here (a worker takes it in production)
     assert ChangeMark.objects.count() == 0
     today = timezone.localdate()
-    assert list(CaseDay.objects.filter(day=today).values_list("cancelled", flat=True)) == [1]
+    for scope in ("each", "total"):
+        rows = CaseDay.objects.filter(day=today, scope=scope)
+        assert list(rows.values_list("cancelled", flat=True)) == [1]
 
 
 @pytest.mark.django_db(transaction=True)
