@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Q
+from django.db.models import Case, CharField, Q, Value, When
 from django.utils import timezone
 
 
@@ -41,6 +41,20 @@ class Filters:
     def with_previous(self) -> tuple[tuple[str, "Filters"], tuple[str, "Filters"]]:
         """("current", this period) and ("previous", the one before), for side-by-side sums."""
         return ("current", self), ("previous", self.previous())
+
+    def and_previous(self) -> "Filters":
+        """This period and the one before it, as one span (read with ``series``)."""
+        return replace(self, start=self.previous().start)
+
+    def series(self, field: str, *, moment: bool = False) -> Case:
+        """ "current" for rows whose ``field`` falls in this period, else "previous" (a row
+        of ``and_previous()``); ``moment`` for a timestamp rather than a local day."""
+        bound = self.since if moment else self.start
+        return Case(
+            When(**{f"{field}__gte": bound}, then=Value("current")),
+            default=Value("previous"),
+            output_field=CharField(),
+        )
 
     def previous(self) -> "Filters":
         """The period of the same length just before this one."""

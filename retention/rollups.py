@@ -464,15 +464,14 @@ def case_totals(filters: Filters, *, today: date) -> dict[str, dict]:
         eligible = Q(day__lte=today - timedelta(days=n))
         aggregates[f"eligible_{n}"] = int_sum("saved", filter=eligible)
         aggregates[f"kept_{n}"] = int_sum(F("saved") - F(f"left_{n}"), filter=eligible)
-    parts = [
-        _days(CaseDay, period)
-        .annotate(series=Value(series))
+    rows = (
+        _days(CaseDay, filters.and_previous())
+        .annotate(series=filters.series("day"))
         .values("series")
         .annotate(**_as_sums(aggregates))
         .order_by()
-        for series, period in filters.with_previous()
-    ]
-    return {row.pop("series"): row for row in _named(parts[0].union(parts[1], all=True))}
+    )
+    return {row.pop("series"): row for row in _named(rows)}
 
 
 CASE_KEYS = {  # breakdown → (the CaseMix rows it reads, its key)
@@ -580,30 +579,27 @@ def winback_breakdown_rows(filters: Filters) -> list[dict]:
 
 
 def winback_totals(filters: Filters, *, now: datetime) -> list[dict]:
-    parts = []
-    for series, period in filters.with_previous():
-        parts.append(
-            _days(OutreachDay, period, campaign=True)
-            .annotate(series=Value(series))
-            .values("series")
-            .annotate(
-                **_as_sums(
-                    {
-                        "people": int_sum("first_contacts"),
-                        "contacts": int_sum("contacts"),
-                        "calls": int_sum("contacts", filter=Q(channel="phone")),
-                        "attributed": NO_INT,
-                        "organic": NO_INT,
-                        "value": NO_MONEY,
-                        "offer_cost": NO_MONEY,
-                        "lifetime_value": NO_MONEY,
-                    }
-                )
+    contacts = (
+        _days(OutreachDay, filters.and_previous(), campaign=True)
+        .annotate(series=filters.series("day"))
+        .values("series")
+        .annotate(
+            **_as_sums(
+                {
+                    "people": int_sum("first_contacts"),
+                    "contacts": int_sum("contacts"),
+                    "calls": int_sum("contacts", filter=Q(channel="phone")),
+                    "attributed": NO_INT,
+                    "organic": NO_INT,
+                    "value": NO_MONEY,
+                    "offer_cost": NO_MONEY,
+                    "lifetime_value": NO_MONEY,
+                }
             )
-            .order_by()
         )
-        parts.append(scan.comeback_totals(period, series, now=now))
-    return _named(parts[0].union(*parts[1:], all=True))
+        .order_by()
+    )
+    return _named(contacts.union(scan.comeback_totals(filters, now=now), all=True))
 
 
 def trend_rows(window: Filters) -> list[dict]:

@@ -380,17 +380,19 @@ def _months_active_expression(now: datetime):
     )
 
 
-def comeback_totals(period: Filters, series: str, *, now: datetime) -> QuerySet:
-    """Comebacks in the period, what they are worth and cost, as one row of the win-back
-    totals (the contact columns zero). Comebacks are few, so both sources read them raw."""
+def comeback_totals(filters: Filters, *, now: datetime) -> QuerySet:
+    """Comebacks in the period and the one before, what they are worth and cost, as a row
+    per series of the win-back totals (the contact columns zero). Comebacks are few, so
+    both sources read them raw."""
     attributed = Q(outreach__isnull=False)
+    span = filters.and_previous()
     comebacks = winback_filtered(
-        Comeback.objects.filter(at__gte=period.since, at__lt=period.until),
-        period,
+        Comeback.objects.filter(at__gte=span.since, at__lt=span.until),
+        filters,
         channel="outreach__channel",
     )
     return (
-        comebacks.annotate(series=Value(series))
+        comebacks.annotate(series=filters.series("at", moment=True))
         .values("series")
         .annotate(
             people=NO_INT,
@@ -431,7 +433,7 @@ def winback_totals(filters: Filters, *, now: datetime) -> list[dict]:
             )
             .order_by()
         )
-        parts.append(comeback_totals(period, series, now=now))
+    parts.append(comeback_totals(filters, now=now))
     return list(parts[0].union(*parts[1:], all=True))
 
 
