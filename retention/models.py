@@ -158,8 +158,9 @@ class OfferMix(RollupRow):
 class FunnelDay(RollupRow):
     """Web cases by the day they were opened, and how far they got."""
 
+    scope = _scope()
     day = models.DateField()
-    plan = _ref("subscriptions.Plan")
+    plan = _ref("subscriptions.Plan", null=True)
     churn_group = models.CharField(max_length=30)
     opened = _count()
     reason_chosen = _count()
@@ -170,19 +171,20 @@ class FunnelDay(RollupRow):
     still_open = _count()
 
     class Meta:
-        indexes = [models.Index(fields=["day"], name="funnelday_day")]
+        indexes = [models.Index(fields=["scope", "day"], name="funnelday_scope_day")]
 
 
 class OutreachMix(RollupRow):
     """Win-back contacts made (by the day made) and holdout members (by the day they would
     have been contacted), by campaign, churn group, channel, plan, language and attempt."""
 
+    scope = _scope()
     grain = models.CharField(max_length=5, choices=Grain.choices)
     period = models.DateField()
     campaign = _ref("winback.Campaign")
     churn_group = models.CharField(max_length=30)
     channel = models.CharField(max_length=10)
-    plan = _ref("subscriptions.Plan")
+    plan = _ref("subscriptions.Plan", null=True)
     language = models.CharField(max_length=5)
     attempt = models.PositiveSmallIntegerField()
     holdout = models.BooleanField()
@@ -192,20 +194,21 @@ class OutreachMix(RollupRow):
     came_back_after = _count()
 
     class Meta:
-        indexes = [models.Index(fields=["grain", "period"], name="outreachmix_period")]
+        indexes = [models.Index(fields=["scope", "grain", "period"], name="outreachmix_scope")]
 
 
 class OutreachDay(RollupRow):
     """Win-back contacts made per day by the filters only: the totals and the weekly trend."""
 
+    scope = _scope()
     day = models.DateField()
     campaign = _ref("winback.Campaign")
     churn_group = models.CharField(max_length=30)
     channel = models.CharField(max_length=10)
-    plan = _ref("subscriptions.Plan")
+    plan = _ref("subscriptions.Plan", null=True)
     contacts = _count()
     first_contacts = _count()
     first_comebacks = _count()
 
     class Meta:
-        indexes = [models.Index(fields=["day"], name="outreachday_day")]
+        indexes = [models.Index(fields=["scope", "day"], name="outreachday_scope_day")]

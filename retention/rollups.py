@@ -219,6 +219,7 @@ ROLLUPS = [
         day=TruncDate("opened_at"),
         dimensions={"plan_id": F("plan_id"), "churn_group": scan.case_churn_group()},
         measures={name: Count("pk", filter=condition) for name, condition in scan.FUNNEL.items()},
+        totals=SUMMED_OVER_PLAN_AND_GROUP,
     ),
     Rollup(
         model=OutreachMix,
@@ -242,6 +243,7 @@ ROLLUPS = [
             ),
         },
         monthly=True,
+        totals={"plan_id": NO_ID},  # the breakdowns are by the other filters
     ),
     Rollup(
         model=OutreachDay,
@@ -256,6 +258,7 @@ ROLLUPS = [
             "first_contacts": Count("pk", filter=Q(attempt=1)),
             "first_comebacks": Count("pk", filter=Q(attempt=1) & ATTRIBUTED_TO_CAMPAIGN),
         },
+        totals=SUMMED_OVER_PLAN_AND_GROUP,
     ),
 ]
 

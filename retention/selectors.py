@@ -38,8 +38,8 @@ from decimal import Decimal
 from types import ModuleType
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db.models import F, Func, Subquery, Value
+from django.db.models import DateTimeField, F, Func, Subquery, Value
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from core.models import ChangeMark
@@ -50,7 +50,7 @@ from retention.scan import VERIFY_DAYS, ZERO
 from subscriptions.models import Plan
 from winback.models import Campaign
 
-__all__ = ["Filters", "dashboard", "filter_choices", "freshness"]
+__all__ = ["Filters", "dashboard", "page_meta"]
 
 CENT = Decimal("0.01")
 ROLLUPS: ModuleType = rollups
@@ -291,35 +291,30 @@ def _top(series: dict[str, dict], count: int) -> dict:
 
 # --- The page -----------------------------------------------------------------------------
 
-FILTER_CHOICES_CACHE_SECONDS = 60
 
-
-def filter_choices() -> dict[str, list[tuple[int, str]]]:
-    """Plans and campaigns for the filter form: one query, cached for a minute."""
-    cached = cache.get("retention:filter-choices")
-    if cached is not None:
-        return cached
-    plans = Plan.objects.annotate(kind=Value("plan")).values("kind", "pk", "name").order_by()
-    campaigns = (
-        Campaign.objects.annotate(kind=Value("campaign")).values("kind", "pk", "name").order_by()
-    )
+def page_meta() -> tuple[dict[str, list[tuple[int, str]]], dict]:
+    """The filter form's plans and campaigns, and how fresh the rollups are (when they were
+    last brought up to date, how many changes wait to be counted): one query, so a page
+    costs the same number of queries every time."""
+    no_time = Cast(Value(None), DateTimeField())  # typed, or the UNION settles on text
+    pending = ChangeMark.objects.annotate(n=Func(F("pk"), function="COUNT")).values("n")
+    parts = [
+        Plan.objects.values(kind=Value("plan"), ident=F("pk"), label=F("name"), at=no_time),
+        Campaign.objects.values(kind=Value("campaign"), ident=F("pk"), label=F("name"), at=no_time),
+        RollupState.objects.filter(pk=1).values(
+            kind=Value("state"), ident=Subquery(pending), label=Value(""), at=F("refreshed_at")
+        ),
+    ]
     choices: dict[str, list[tuple[int, str]]] = {"plan": [], "campaign": []}
-    for row in plans.union(campaigns, all=True):
-        choices[row["kind"]].append((row["pk"], row["name"]))
+    freshness: dict = {"refreshed_at": None, "pending": None}  # never counted yet
+    for row in parts[0].order_by().union(*[part.order_by() for part in parts[1:]], all=True):
+        if row["kind"] == "state":
+            freshness = {"refreshed_at": row["at"], "pending": row["ident"]}
+        else:
+            choices[row["kind"]].append((row["ident"], row["label"]))
     for values in choices.values():
         values.sort(key=lambda choice: choice[1])
-    cache.set("retention:filter-choices", choices, FILTER_CHOICES_CACHE_SECONDS)
-    return choices
-
-
-def freshness() -> dict:
-    """When the rollups were last brought up to date, and how many changes wait to be
-    counted: one query."""
-    pending = ChangeMark.objects.annotate(n=Func(F("pk"), function="COUNT")).values("n")
-    state = RollupState.objects.filter(pk=1).annotate(pending=Subquery(pending)).first()
-    if state is None:
-        return {"refreshed_at": None, "pending": ChangeMark.objects.count()}
-    return {"refreshed_at": state.refreshed_at, "pending": state.pending}
+    return choices, freshness
 
 
 def dashboard(

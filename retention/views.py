@@ -18,7 +18,8 @@ def dashboard(request):
     admin_site = admin.site
     if not request.user.has_perm(PERMISSION):
         raise PermissionDenied
-    form = DashboardFilterForm(request.GET or None, choices=selectors.filter_choices())
+    choices, freshness = selectors.page_meta()
+    form = DashboardFilterForm(request.GET or None, choices=choices)
     status = 200
     if form.is_bound and form.is_valid():
         filters = form.filters()
@@ -39,7 +40,7 @@ def dashboard(request):
         "case_tables": [t for t in all_tables if t.name.startswith("cases_by_")],
         "winback_tables": [t for t in all_tables if t.name.startswith("winback_by_")],
         "query": request.GET.urlencode(),
-        "freshness": selectors.freshness(),
+        "freshness": freshness,
     }
     return TemplateResponse(request, "admin/retention/dashboard.html", context, status=status)
 

@@ -74,11 +74,3 @@ class RefreshedRollups:
 def source(request):
     """Each figure test runs against the rollups and against the raw scan they must equal."""
     return RefreshedRollups() if request.param == "rollups" else scan
-
-
-@pytest.fixture(autouse=True)
-def fresh_filter_choices():
-    """The filter form's choices are cached for a minute; each test starts without them."""
-    from django.core.cache import cache
-
-    cache.delete("retention:filter-choices")

@@ -335,6 +335,15 @@ def test_the_page_says_how_fresh_the_figures_are(client, manager, defaults, plan
     assert "1 change is waiting to be counted" in html
 
 
+def test_before_the_first_count_the_page_says_so(client, manager, defaults):
+    client.force_login(manager)
+
+    html = client.get("/admin/retention/dashboard/").content.decode()
+
+    assert "The figures have not been counted yet" in html
+    assert "waiting to be counted" not in html
+
+
 def test_a_period_reads_whole_months_and_the_days_around_them():
     assert whole_months_and_days(date(2026, 1, 15), date(2026, 4, 10)) == (
         [date(2026, 2, 1), date(2026, 3, 1)],
