@@ -7,7 +7,7 @@ REQS := requirements.txt requirements-dev.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tack
 
-.PHONY: install run test lint fmt messages services bench
+.PHONY: install run test lint fmt messages services browser bench
 
 install: $(STAMP)
 
@@ -23,7 +23,15 @@ run: install
 services:
 	@DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} scripts/ensure_services.sh
 
-test: install services
+# The browser tests (tests/e2e) drive Debian's Chromium; install it when it is missing.
+browser:
+	@test -x /usr/bin/chromium || { \
+	  echo "Installing Debian's chromium for the browser tests."; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium; }
+
+test: install services browser
 	@export DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)}; \
 	echo "Testing against $${DATABASE_URL%%\?*} (PostgreSQL) and Redis at $${TEST_REDIS_URL:-redis://127.0.0.1:6379}"; \
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -193,12 +193,16 @@ def decide(request, subscription):
         return _redirect("entry", request)
     choice = request.POST.get("choice", "")
     text = request.POST.get("text", "")
+    competitor = request.POST.get("competitor", "")
     try:
         if choice == "decline":
+            if competitor and case.outcome == CaseOutcome.OPEN and case.reason:
+                services.cancellation_choose_reason(
+                    case=case, reason=case.reason, actor=_actor(), competitor=competitor
+                )
             services.cancellation_decline(case=case, actor=_actor(), text=text)
         elif choice.startswith("offer-"):
             offer_id = int(choice.removeprefix("offer-"))
-            competitor = request.POST.get("competitor", "")
             if (text or competitor) and case.outcome == CaseOutcome.OPEN and case.reason:
                 services.cancellation_choose_reason(
                     case=case, reason=case.reason, actor=_actor(), text=text, competitor=competitor

@@ -129,6 +129,20 @@ def test_walk_through_to_a_cancellation_and_undo(client, subscription):
     assert subscription.events.filter(kind=EventKind.CANCEL_WITHDRAWN).count() == 1
 
 
+def test_the_competitor_named_is_kept_when_the_customer_cancels(client, subscription):
+    case = start(client, subscription, "competitor_price")
+    page = client.get(url("offers", subscription, lang="en")).content.decode()
+    # Enter in the competitor field submits with the form's first button: a disabled one,
+    # so no offer is accepted by accident.
+    assert page.index('<button type="submit" disabled hidden>') < page.index('name="choice"')
+    response = client.post(
+        url("decide", subscription), {"case": case.pk, "choice": "decline", "competitor": "Cheapo"}
+    )
+    assert response.status_code == 303
+    case.refresh_from_db()
+    assert (case.outcome, case.competitor) == (CaseOutcome.CANCELLED, "Cheapo")
+
+
 def test_call_me_back_from_the_web(client, subscription):
     case = start(client, subscription, "poor_service")
     offer = case.offers.get(kind=OfferKind.CALLBACK)

@@ -1,0 +1,136 @@
+"""Real-browser journeys: Playwright (sync API) drives Debian's Chromium against a live server.
+
+One browser for the whole package, a fresh context (cookies, storage) for every test. Every
+test saves screenshots of its steps under ``test-artifacts/e2e/`` (gitignored).
+"""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.cancellations.conftest import defaults, plans  # noqa: F401 - shared fixtures
+from tests.retention.conftest import book  # noqa: F401 - shared fixture
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+PASSWORD = "correct horse battery staple"  # tests/factories.make_user's
+_saved: list[Path] = []
+
+
+@pytest.fixture(scope="package")
+def browser():
+    """Chromium for every test in this package.
+
+    Playwright's sync API keeps an asyncio loop running on this thread, so Django refuses
+    ORM calls from the test unless DJANGO_ALLOW_ASYNC_UNSAFE is set; it is set only while
+    the browser lives (the package's tests run together) and put back after.
+    """
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    playwright = sync_playwright().start()
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+        playwright.stop()
+        if before is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
+
+
+@pytest.fixture
+def open_page(browser, live_server):
+    """Opens a page in a new browser context (a new visitor) pointed at the live server.
+
+    Fails the test if the server answered any request with a 4xx/5xx or a page raised a
+    script error (a missing stylesheet would leave the admin or the dashboard unstyled).
+    """
+    contexts, broken = [], []
+
+    def open_():
+        context = browser.new_context(
+            base_url=live_server.url,
+            locale="en-GB",
+            viewport={"width": 1100, "height": 900},
+            accept_downloads=True,
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on(
+            "response",
+            lambda response: (
+                broken.append(f"{response.status} {response.url}")
+                if response.status >= 400
+                else None
+            ),
+        )
+        page.on("pageerror", lambda error: broken.append(f"script error: {error}"))
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+    assert not broken, f"failed requests or script errors: {broken}"
+
+
+@pytest.fixture
+def page(open_page):
+    return open_page()
+
+
+class Screenshots:
+    """``shots("offers")`` saves ``test-artifacts/e2e/<lang>/<journey>/02-offers.png``."""
+
+    def __init__(self, page, folder: Path):
+        self.page, self.folder, self.count = page, folder, 0
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+
+    def __call__(self, step: str) -> Path:
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{re.sub(r'[^a-z0-9]+', '-', step.lower())}.png"
+        self.page.screenshot(path=path, full_page=True)
+        _saved.append(path)
+        return path
+
+
+@pytest.fixture
+def screenshots():
+    """``screenshots(page, language, journey)`` gives the step recorder for that page."""
+    return lambda page, language, journey: Screenshots(page, ARTIFACTS / language / journey)
+
+
+def admin_login(page, user) -> None:
+    """Sign in through the admin's own login form."""
+    page.goto("/admin/login/?next=/admin/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/admin/")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _saved:
+        terminalreporter.write_line(
+            f"Browser journeys: {len(_saved)} screenshots saved under {ARTIFACTS}"
+        )
