@@ -3,6 +3,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.customer_pages import page_language, with_language
 from core.health import health_report
 
 
@@ -34,4 +35,8 @@ def csrf_failure(request, reason=""):
 
 
 def ratelimited(request, exception=None):
-    return render(request, "core/error.html", {"status": 429}, status=429)
+    return with_language(
+        request,
+        page_language(request),
+        lambda: render(request, "core/error.html", {"status": 429}, status=429),
+    )
