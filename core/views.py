@@ -51,7 +51,11 @@ def server_error(request):
 
 
 def csrf_failure(request, reason=""):
-    return render(request, "core/error.html", {"status": 403, "csrf": True}, status=403)
+    return with_language(
+        request,
+        page_language(request),
+        lambda: render(request, "core/error.html", {"status": 403, "csrf": True}, status=403),
+    )
 
 
 def ratelimited(request, exception=None):

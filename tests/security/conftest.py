@@ -1,6 +1,7 @@
 """Two customers, each with a subscription, a decided cancellation case and a win-back
 outreach, so every token page can be tried with its own customer and with the other one."""
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -86,3 +87,15 @@ def customer_a(campaigns, django_capture_on_commit_callbacks):  # noqa: F811
 @pytest.fixture
 def customer_b(campaigns, django_capture_on_commit_callbacks):  # noqa: F811
     return make_person("da", django_capture_on_commit_callbacks)
+
+
+@pytest.fixture
+def quiet_request_log():
+    """The fuzz tests' thousands of expected 4xx would each log a warning."""
+    loggers = [logging.getLogger(name) for name in ("django.request", "django.security")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
