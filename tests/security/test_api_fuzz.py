@@ -22,8 +22,8 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from cancellations.models import CancellationCase, CaseStep, Offer
-from subscriptions.models import Customer, Subscription, SubscriptionEvent
+from cancellations.models import CancellationCase
+from subscriptions.models import Subscription
 from tests.factories import make_plan, make_subscription
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.usefixtures("quiet_request_log")]
@@ -59,9 +59,15 @@ def book(api_key):
 
     ensure_defaults(apps)
     plan = make_plan(code="standard")
+    subscription = case = None
     for n in range(3):
         subscription = make_subscription(plan=plan, name=f"Fuzz {n}")
-        services.cancellation_start(subscription=subscription, actor=Actor.customer())
+        case = services.cancellation_start(subscription=subscription, actor=Actor.customer())
+    return {
+        "/api/v1/customers/": {"external_id": subscription.customer.external_id},
+        "/api/v1/subscriptions/": {"external_id": subscription.external_id},
+        "/api/v1/cancellations/": {"id": case.pk},
+    }
 
 
 def schema_for(app):
@@ -69,15 +75,11 @@ def schema_for(app):
 
 
 def assert_invariants():
-    """Nothing half-written: every case has its steps and its subscription's customer, every
-    offer its case, every subscription its ledger."""
+    """Nothing half-written: every case has its steps and belongs to its subscription's
+    customer, every subscription has its ledger. (Foreign keys rule out orphans already.)"""
     assert not CancellationCase.objects.filter(steps__isnull=True).exists()
     assert not CancellationCase.objects.exclude(customer=F("subscription__customer")).exists()
     assert not Subscription.objects.filter(events__isnull=True).exists()
-    assert not Offer.objects.filter(case__isnull=True).exists()
-    assert not CaseStep.objects.filter(case__isnull=True).exists()
-    assert not SubscriptionEvent.objects.filter(subscription__isnull=True).exists()
-    assert Customer.objects.count() >= Subscription.objects.values("customer").distinct().count()
 
 
 class Tally:
@@ -114,7 +116,7 @@ class Tally:
             self.refused_writes.append((label, writes))
 
 
-def fuzz(tally, operation, mode, headers, examples):
+def fuzz(tally, operation, mode, headers, examples, path_parameters=None):
     @settings(
         max_examples=examples,
         deadline=None,
@@ -122,7 +124,7 @@ def fuzz(tally, operation, mode, headers, examples):
         suppress_health_check=list(HealthCheck),
         derandomize=True,
     )
-    @given(case=operation.as_strategy(generation_mode=mode))
+    @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
     def run(case):
         tally.record(case, headers)
 
@@ -136,9 +138,15 @@ def test_the_api_survives_generated_requests(wsgi_in_transaction, book, api_key)
     tally = Tally()
     auth = {"Authorization": f"Bearer {api_key}"}
     for operation in operations:
+        # Generated ids mostly miss; a second pass aims the generated bodies at real objects.
+        real_ids = next(
+            (ids for prefix, ids in book.items() if operation.path.startswith(prefix)), None
+        )
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             fuzz(tally, operation, mode, auth, EXAMPLES)
             fuzz(tally, operation, mode, {}, max(EXAMPLES // 10, 3))
+            if real_ids and "{" in operation.path:
+                fuzz(tally, operation, mode, auth, EXAMPLES // 2, path_parameters=real_ids)
 
     total = sum(tally.statuses.values())
     print(f"\nschemathesis: {total} requests, {len(operations)} operations: {dict(tally.statuses)}")

@@ -107,3 +107,27 @@ def test_admin_login_locks_out_with_a_clear_page_and_spares_other_accounts(
     )
     assert other.status_code == 302
     assert client.session["_auth_user_id"] == str(agent.pk)
+
+
+def test_a_manager_unlocks_a_locked_out_colleague(client, manager, agent, settings):
+    """The lockout page says "ask a manager to unlock it": a manager can."""
+    from axes.models import AccessAttempt
+
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/admin/login/", {"username": "agent", "password": "wrong"})
+    attempt = AccessAttempt.objects.get(username="agent")
+    manager_client = type(client)()
+    manager_client.force_login(manager)
+
+    response = manager_client.post(
+        f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert not AccessAttempt.objects.filter(username="agent").exists()
+    signed_in = client.post(
+        "/admin/login/",
+        {"username": "agent", "password": "correct horse battery staple", "next": "/admin/"},
+    )
+    assert signed_in.status_code == 302
+    assert client.session["_auth_user_id"] == str(agent.pk)
