@@ -23,6 +23,7 @@ from core.customer_pages import (
     LANGUAGE_CODES,
     PUBLIC_RATE,
     from_token,
+    language_from_token,
     requested_language,
     with_language,
 )
@@ -31,9 +32,18 @@ from subscriptions.actors import Actor
 from subscriptions.enums import Channel, SubscriptionStatus
 
 
+def _cancel_token_language(token: str) -> str:
+    return links.subscription_from_cancel_token(token).customer.locale
+
+
+def _undo_token_language(token: str) -> str:
+    return links.case_from_undo_token(token).language
+
+
 def customer_page(view):
     """Resolve the cancel token to its subscription and render in the customer's language."""
 
+    @language_from_token(_cancel_token_language)
     @wraps(view)
     @never_cache
     @ratelimit(key="ip", rate=PUBLIC_RATE, block=True)
@@ -268,6 +278,7 @@ def done(request, subscription):
     )
 
 
+@language_from_token(_undo_token_language)
 @never_cache
 @require_http_methods(["GET", "POST"])
 @ratelimit(key="ip", rate=PUBLIC_RATE, block=True)

@@ -38,6 +38,7 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "core.views.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -293,7 +294,7 @@ CONTENT_SECURITY_POLICY = env.str(
     "CONTENT_SECURITY_POLICY",
     default=(
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; "
+        "script-src 'self'; form-action 'self'; frame-ancestors 'none'; "
         "base-uri 'self'; object-src 'none'"
     ),
 )

@@ -35,6 +35,32 @@ def with_language(request, language: str, render_page):
     return response
 
 
+def language_from_token(read_language):
+    """Mark a public view with how its token names the customer's language, so the pages
+    answered before the view runs (429 Too many requests) speak it too."""
+
+    def mark(view):
+        view.token_language = read_language
+        return view
+
+    return mark
+
+
+def page_language(request) -> str:
+    """The language of a page answered for a public view without running it: an explicit
+    choice, else the language of the customer its token names, else the browser's."""
+    language = requested_language(request)
+    match = getattr(request, "resolver_match", None)
+    read_language = getattr(match.func, "token_language", None) if match else None
+    if language is None and read_language is not None and "token" in match.kwargs:
+        try:
+            language = read_language(match.kwargs["token"])
+        except (LinkExpired, LinkInvalid):
+            language = None
+    language = language or translation.get_language_from_request(request)
+    return language if language in LANGUAGE_CODES else "en"
+
+
 def link_problem(request, *, expired: bool):
     language = requested_language(request) or translation.get_language_from_request(request)
     return with_language(

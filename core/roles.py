@@ -35,6 +35,14 @@ AGENT_PERMISSIONS = {
 }
 
 
+MANAGER_AXES = [
+    "view_accessattempt",
+    "delete_accessattempt",
+    "view_accessfailurelog",
+    "view_accesslog",
+]
+
+
 def ensure_roles(apps=global_apps) -> None:
     """Create both groups and give them their permissions (idempotent)."""
     Group = apps.get_model("auth", "Group")
@@ -42,6 +50,11 @@ def ensure_roles(apps=global_apps) -> None:
 
     managers, _ = Group.objects.get_or_create(name=MANAGERS)
     managers.permissions.add(*Permission.objects.filter(content_type__app_label__in=TACK_APPS))
+    # The lockout page tells a locked-out colleague to ask a manager: managers see the
+    # failed sign-ins and unlock an account by deleting its access attempt.
+    managers.permissions.add(
+        *Permission.objects.filter(content_type__app_label="axes", codename__in=MANAGER_AXES)
+    )
 
     agents, _ = Group.objects.get_or_create(name=AGENTS)
     for app_label, codenames in AGENT_PERMISSIONS.items():

@@ -2,7 +2,10 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from rest_framework import exceptions
 
+from core.api_errors import error_body
+from core.customer_pages import page_language, with_language
 from core.health import health_report
 
 
@@ -13,25 +16,51 @@ def healthz(request):
     return JsonResponse(report, status=200 if healthy else 503)
 
 
+# DRF's own messages (and translations), as the API's views answer them.
+API_ERRORS = {
+    400: exceptions.ParseError,
+    403: exceptions.PermissionDenied,
+    404: exceptions.NotFound,
+    500: exceptions.APIException,
+}
+
+
+def _error(request, status: int):
+    """Errors Django answers before a view runs (no route, bad host, a crash) are JSON on
+    the API like every other API error, and a friendly page everywhere else."""
+    if request.path.startswith("/api/"):
+        error = API_ERRORS[status]
+        return JsonResponse(error_body(error.default_detail, error.default_code), status=status)
+    return render(request, "core/error.html", {"status": status}, status=status)
+
+
 def bad_request(request, exception=None):
-    return render(request, "core/error.html", {"status": 400}, status=400)
+    return _error(request, 400)
 
 
 def permission_denied(request, exception=None):
-    return render(request, "core/error.html", {"status": 403}, status=403)
+    return _error(request, 403)
 
 
 def page_not_found(request, exception=None):
-    return render(request, "core/error.html", {"status": 404}, status=404)
+    return _error(request, 404)
 
 
 def server_error(request):
-    return render(request, "core/error.html", {"status": 500}, status=500)
+    return _error(request, 500)
 
 
 def csrf_failure(request, reason=""):
-    return render(request, "core/error.html", {"status": 403, "csrf": True}, status=403)
+    return with_language(
+        request,
+        page_language(request),
+        lambda: render(request, "core/error.html", {"status": 403, "csrf": True}, status=403),
+    )
 
 
 def ratelimited(request, exception=None):
-    return render(request, "core/error.html", {"status": 429}, status=429)
+    return with_language(
+        request,
+        page_language(request),
+        lambda: render(request, "core/error.html", {"status": 429}, status=429),
+    )

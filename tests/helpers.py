@@ -1,4 +1,5 @@
 import time
+import zlib
 from collections.abc import Callable
 
 
@@ -12,3 +13,18 @@ def wait_until(predicate: Callable[[], object], *, timeout: float = 20, interval
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+def address_with_a_fresh_window(period: int = 60, margin: int = 30) -> str:
+    """A new client address whose fixed rate-limit window has at least ``margin`` seconds
+    left, so 121 requests cannot straddle two windows. django-ratelimit offsets each key's
+    window by crc32(key) % period."""
+    for n in range(1000):
+        address = f"10.{time.time_ns() % 250}.{n % 250}.{n // 250 + 1}"
+        now = int(time.time())
+        end = now - now % period + zlib.crc32(address.encode()) % period
+        if end < now:
+            end += period
+        if end - time.time() > margin:
+            return address
+    raise AssertionError("no address with a fresh window")

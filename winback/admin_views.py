@@ -75,6 +75,8 @@ def call(request, admin_site, model_admin, outreach_id: int):
 
 
 def call_for_callback(request, admin_site, model_admin, callback_id: int):
+    if not request.user.has_perm("winback.log_winback_call"):
+        raise PermissionDenied  # before the lookup, so the answer tells nothing about the id
     outreach = Outreach.objects.filter(callback_id=callback_id).values_list("pk", flat=True).first()
     if outreach is None:
         raise Http404

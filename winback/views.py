@@ -11,6 +11,7 @@ from core.customer_pages import (
     LANGUAGE_CODES,
     PUBLIC_RATE,
     from_token,
+    language_from_token,
     requested_language,
     with_language,
 )
@@ -25,6 +26,7 @@ def _language(request, fallback: str) -> str:
     return language if language in LANGUAGE_CODES else "en"
 
 
+@language_from_token(lambda token: links.outreach_from_comeback_token(token).customer.locale)
 @never_cache
 @require_http_methods(["GET", "POST"])
 @ratelimit(key="ip", rate=PUBLIC_RATE, block=True)
@@ -68,6 +70,7 @@ def comeback(request, token):
     return with_language(request, language, page)
 
 
+@language_from_token(lambda token: links.customer_from_unsubscribe_token(token).locale)
 @csrf_exempt  # RFC 8058: mail clients POST the one-click unsubscribe without a session
 @never_cache
 @require_http_methods(["GET", "POST"])

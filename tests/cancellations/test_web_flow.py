@@ -1,5 +1,4 @@
 import time
-import zlib
 from datetime import timedelta
 from unittest import mock
 
@@ -15,6 +14,7 @@ from core.models import OutboundEmail
 from subscriptions.enums import EventKind, SubscriptionStatus
 from tests.cancellations.conftest import reason
 from tests.factories import make_subscription
+from tests.helpers import address_with_a_fresh_window
 
 pytestmark = pytest.mark.django_db
 
@@ -260,21 +260,6 @@ def test_forms_are_csrf_protected(subscription):
     assert response.status_code == 403
     subscription.refresh_from_db()
     assert subscription.status == SubscriptionStatus.ACTIVE
-
-
-def address_with_a_fresh_window(period: int = 60, margin: int = 30) -> str:
-    """A new client address whose fixed rate-limit window has at least ``margin`` seconds
-    left, so 121 requests cannot straddle two windows. django-ratelimit offsets each key's
-    window by crc32(key) % period."""
-    for n in range(1000):
-        address = f"10.{time.time_ns() % 250}.{n % 250}.{n // 250 + 1}"
-        now = int(time.time())
-        end = now - now % period + zlib.crc32(address.encode()) % period
-        if end < now:
-            end += period
-        if end - time.time() > margin:
-            return address
-    raise AssertionError("no address with a fresh window")
 
 
 def test_customer_pages_are_rate_limited_per_address(client, subscription, settings):
