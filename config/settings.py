@@ -415,6 +415,10 @@ if TACK_WEBHOOK_LEASE_SECONDS <= 2 * TACK_WEBHOOK_TIMEOUT_SECONDS:
 # Data rights: customers' free-text exit notes are cleared this many days after the case.
 TACK_FREE_TEXT_RETENTION_DAYS = env.int("TACK_FREE_TEXT_RETENTION_DAYS", default=730)
 RATELIMIT_VIEW = "core.views.ratelimited"
+# Per-IP limits on the customers' pages; `make bench` turns them off to load one server.
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+# `make bench` only: route the bare baseline view (/bench/bare/<id>/) the flow is measured against.
+TACK_BENCH_VIEWS = env.bool("TACK_BENCH_VIEWS", default=False)
 TACK_IDEMPOTENCY_RETENTION_HOURS = env.int("TACK_IDEMPOTENCY_RETENTION_HOURS", default=48)
 
 LOGGING = {
