@@ -72,6 +72,10 @@ GUNICORN_WORKERS = env_int("BENCH_GUNICORN_WORKERS", 3)
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", ",".join(STEPS)).split(",")))
 
 
+def duration(ms: float) -> str:
+    return f"{ms / 1000:,.0f} s" if ms >= 10_000 else f"{ms:,.0f} ms"
+
+
 def log(message: str) -> None:
     print(f"[bench {datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
 
@@ -760,8 +764,8 @@ def web(workdir: Path, rows: list[Row], processes: Processes, run_env: dict) -> 
             f"flow: decision POST at a fixed rate ({len(decisions):,} links, each once; "
             "Python open-loop load generator, not wrk)",
             f"sustains {DECIDE_RATE} req/s, 0 errors, 0 duplicate cases",
-            f"{posted['rps']:,.1f} req/s, p50 {posted['p50_ms']:.0f} ms, "
-            f"p99 {posted['p99_ms']:.0f} ms, {posted['errors']} errors; "
+            f"{posted['rps']:,.1f} req/s, p50 {duration(posted['p50_ms'])}, "
+            f"p99 {duration(posted['p99_ms'])}, {posted['errors']} errors; "
             f"{checked['decided']:,} of {len(decisions):,} decided, {duplicates} duplicates",
             posted["rps"] >= DECIDE_RATE * 0.97
             and posted["errors"] == 0
