@@ -67,6 +67,7 @@ DECIDE_RATE = env_int("BENCH_DECIDE_RATE", 150)
 OUTREACH = env_int("BENCH_OUTREACH", min(100_000, SCALE // 10))
 DRAIN_MAX_SECONDS = env_int("BENCH_DRAIN_MAX_SECONDS", 600)
 DECIDE_SECONDS = env_int("BENCH_DECIDE_SECONDS", 10)
+BEHIND_SECONDS = 5
 LOST = env_int("BENCH_LOST", min(100_000, max(10_000, SCALE // 10)))
 GUNICORN_WORKERS = env_int("BENCH_GUNICORN_WORKERS", 3)
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", ",".join(STEPS)).split(",")))
@@ -377,10 +378,14 @@ def wrk(port: int, paths: Path, seconds: int) -> dict:
 
 def fixed_rate_posts(port: int, requests: list[tuple[int, str, dict]], rate: float) -> dict:
     """POST each form once, at a fixed rate (open loop): the i-th request is due at i / rate,
-    whether or not earlier ones have been answered, and its latency counts from then."""
+    whether or not earlier ones have been answered, and its latency counts from then.
+
+    When the server falls more than BEHIND_SECONDS behind, the rest are not sent (the rate is
+    not sustained; waiting for the backlog would only make the run longer)."""
     csrf = secrets.token_hex(16)  # a 32-character secret: the cookie and the form carry it
     due: queue.Queue = queue.Queue()
     results: list[tuple[float, int]] = []
+    posted: list[int] = []
     lock = threading.Lock()
 
     def worker() -> None:
@@ -389,7 +394,7 @@ def fixed_rate_posts(port: int, requests: list[tuple[int, str, dict]], rate: flo
             item = due.get()
             if item is None:
                 return
-            at, path, form = item
+            at, pk, path, form = item
             body = urlencode({**form, "csrfmiddlewaretoken": csrf})
             headers = {
                 "Host": HOST,
@@ -411,17 +416,25 @@ def fixed_rate_posts(port: int, requests: list[tuple[int, str, dict]], rate: flo
                 status = 0
             with lock:
                 results.append((time.monotonic() - at, status))
+                posted.append(pk)
 
     workers = [threading.Thread(target=worker, daemon=True) for _ in range(32)]
     for thread in workers:
         thread.start()
     started = time.monotonic()
-    for n, (_pk, path, form) in enumerate(requests):
+    behind = False
+    for n, (pk, path, form) in enumerate(requests):
         at = started + n / rate
         pause = at - time.monotonic()
         if pause > 0:
             time.sleep(pause)
-        due.put((at, path, form))
+        if due.qsize() > rate * BEHIND_SECONDS:
+            behind = True
+            break
+        due.put((at, pk, path, form))
+    if behind:
+        with due.mutex:
+            due.queue.clear()
     for _ in workers:
         due.put(None)
     for thread in workers:
@@ -438,6 +451,8 @@ def fixed_rate_posts(port: int, requests: list[tuple[int, str, dict]], rate: flo
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "errors": sum(n for status, n in statuses.items() if status != 303),
         "statuses": statuses,
+        "posted": posted,
+        "behind": behind,
     }
 
 
@@ -753,24 +768,26 @@ def web(workdir: Path, rows: list[Row], processes: Processes, run_env: dict) -> 
     decisions = links["decide"]
     log(f"decide: {len(decisions):,} POSTs at {DECIDE_RATE}/s")
     posted = fixed_rate_posts(port, decisions, DECIDE_RATE)
-    log(f"decide: {posted}")
-    checked = decision_duplicates([pk for pk, _path, _form in decisions], since)
+    log(f"decide: { {key: value for key, value in posted.items() if key != 'posted'} }")
+    checked = decision_duplicates(posted["posted"], since)
     entry_checked = decision_duplicates(links["entry_ids"], since)
     log(f"decide: database says {checked}; entry pages: {entry_checked}")
     duplicates = checked["customers_with_two_cases"] + checked["double_ledger"]
     duplicates += entry_checked["customers_with_two_cases"]
     rows.append(
         Row(
-            f"flow: decision POST at a fixed rate ({len(decisions):,} links, each once; "
+            f"flow: decision POST at a fixed rate ({len(posted['posted']):,} links, each once; "
             "Python open-loop load generator, not wrk)",
             f"sustains {DECIDE_RATE} req/s, 0 errors, 0 duplicate cases",
             f"{posted['rps']:,.1f} req/s, p50 {duration(posted['p50_ms'])}, "
             f"p99 {duration(posted['p99_ms'])}, {posted['errors']} errors; "
-            f"{checked['decided']:,} of {len(decisions):,} decided, {duplicates} duplicates",
+            f"{checked['decided']:,} of {len(posted['posted']):,} decided, {duplicates} duplicates"
+            + (f"; stopped {BEHIND_SECONDS} s behind" if posted["behind"] else ""),
             posted["rps"] >= DECIDE_RATE * 0.97
             and posted["errors"] == 0
             and duplicates == 0
-            and checked["decided"] == len(decisions),
+            and checked["decided"] == len(posted["posted"])
+            and not posted["behind"],
         )
     )
     return {"gunicorn": gunicorn}
