@@ -45,6 +45,13 @@ fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Tack against the bare stack at BENCH_SCALE subscriptions (default 1,000,000); prints one
+# table and writes bench/results.md. See bench/run.py for the knobs.
+bench: install services
+	@command -v wrk >/dev/null || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -q && \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y --no-install-recommends wrk; }
+	$(BIN)/python bench/run.py
+
 # Regenerate the .po catalogues from the code and compile them (needs GNU gettext).
 messages: install
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemessages -l sv -l da -l nb --no-location --ignore=.venv --ignore=tests --ignore=bench

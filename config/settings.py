@@ -152,6 +152,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILIT
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes the database connection before and after every task unless
+# this is set, so every task opened a new PostgreSQL connection (`make bench` measured that
+# as most of the outreach drain's time). Keep it: config/celery.py closes it the way Django
+# does after a request, when it is broken or older than CONN_MAX_AGE.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # Publishing must not hang a customer's request when Redis is down: the database
 # rows are the truth and the periodic sweeps re-enqueue whatever was not published.
 CELERY_TASK_PUBLISH_RETRY = True
@@ -416,6 +421,10 @@ if TACK_WEBHOOK_LEASE_SECONDS <= 2 * TACK_WEBHOOK_TIMEOUT_SECONDS:
 # Data rights: customers' free-text exit notes are cleared this many days after the case.
 TACK_FREE_TEXT_RETENTION_DAYS = env.int("TACK_FREE_TEXT_RETENTION_DAYS", default=730)
 RATELIMIT_VIEW = "core.views.ratelimited"
+# Per-IP limits on the customers' pages; `make bench` turns them off to load one server.
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+# `make bench` only: route the bare baseline view (/bench/bare/<id>/) the flow is measured against.
+TACK_BENCH_VIEWS = env.bool("TACK_BENCH_VIEWS", default=False)
 TACK_IDEMPOTENCY_RETENTION_HOURS = env.int("TACK_IDEMPOTENCY_RETENTION_HOURS", default=48)
 
 LOGGING = {

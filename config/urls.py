@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -30,6 +31,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+if settings.TACK_BENCH_VIEWS:
+    from config import bench_views
+
+    urlpatterns.append(path("bench/bare/<int:pk>/", bench_views.bare, name="bench-bare"))
 
 handler400 = "core.views.bad_request"
 handler403 = "core.views.permission_denied"

@@ -57,3 +57,32 @@ def test_email_round_trip_through_real_worker_and_smtp(celery_worker, smtp_serve
     assert message["Message-ID"].startswith(f"<tack-{email.pk}@")
     parts = {part.get_content_type() for part in message.walk()}
     assert {"text/plain", "text/html"} <= parts
+
+
+BACKEND_PIDS: list[int] = []
+
+
+@app.task(name="tests.record_backend_pid")
+def record_backend_pid() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        BACKEND_PIDS.append(cursor.fetchone()[0])
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_worker_reuses_its_database_connection_between_tasks(celery_worker, monkeypatch):
+    """Celery's Django fixup used to close the connection around every task, so each task paid
+    for a new PostgreSQL connection (most of the outreach drain's time in `make bench`)."""
+    from django.db import connection
+
+    # Production keeps connections (CONN_MAX_AGE 60); the test settings do not.
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    BACKEND_PIDS.clear()
+    for _ in range(3):
+        record_backend_pid.delay()
+    wait_until(lambda: len(BACKEND_PIDS) == 3)
+
+    assert len(set(BACKEND_PIDS)) == 1
