@@ -127,7 +127,14 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="tack"),
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+            # The cache only speeds things up and counts requests for the rate limits: when
+            # Redis is down a read is a miss and a write is skipped, so no customer's request
+            # fails with it (/healthz reports the outage).
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 2,
+                "SOCKET_TIMEOUT": 2,
+                "IGNORE_EXCEPTIONS": True,
+            },
         }
     }
 else:
@@ -415,6 +422,9 @@ if TACK_WEBHOOK_LEASE_SECONDS <= 2 * TACK_WEBHOOK_TIMEOUT_SECONDS:
 # Data rights: customers' free-text exit notes are cleared this many days after the case.
 TACK_FREE_TEXT_RETENTION_DAYS = env.int("TACK_FREE_TEXT_RETENTION_DAYS", default=730)
 RATELIMIT_VIEW = "core.views.ratelimited"
+# Without its counters (Redis down) the rate limit lets requests through rather than
+# refusing every customer who wants to cancel.
+RATELIMIT_FAIL_OPEN = True
 TACK_IDEMPOTENCY_RETENTION_HOURS = env.int("TACK_IDEMPOTENCY_RETENTION_HOURS", default=48)
 
 LOGGING = {
