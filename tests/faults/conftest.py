@@ -3,7 +3,9 @@ stopped by the fixtures themselves (never the shared services on 5432/6379), so 
 be injected into them without touching anything else on the machine."""
 
 import contextlib
+import functools
 import glob
+import http.client
 import http.cookiejar
 import json
 import os
@@ -13,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -245,9 +248,13 @@ class PrivatePostgres:
 
     def _run(self, *command: str, timeout: float = 60) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run(
-            [*prefix, *command], check=True, timeout=timeout, capture_output=True, cwd="/"
+        done = subprocess.run(
+            [*prefix, *command], timeout=timeout, capture_output=True, cwd="/", check=False
         )
+        if done.returncode:
+            raise subprocess.CalledProcessError(
+                done.returncode, command, done.stdout, done.stderr.decode()[-2000:]
+            )
 
     def pg_ctl(self, *args: str, timeout: float = 60) -> None:
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), *args, timeout=timeout)
@@ -271,7 +278,7 @@ class PrivatePostgres:
 
     def restart(self) -> None:
         """``pg_ctl restart -m fast``: every session is terminated, open transactions roll back."""
-        self.pg_ctl("-m", "fast", "-w", "restart")
+        self.pg_ctl("-m", "fast", "-l", str(self.workdir / "postgres.log"), "-w", "restart")
         self.restarts += 1
 
     def stop(self) -> None:
@@ -279,17 +286,21 @@ class PrivatePostgres:
 
 
 @pytest.fixture
-def private_postgres(tmp_path_factory) -> Iterator[PrivatePostgres]:
+def private_postgres() -> Iterator[PrivatePostgres]:
     bindir = postgres_bin()
     if bindir is None or (os.geteuid() == 0 and shutil.which("runuser") is None):
         pytest.skip("PostgreSQL's server binaries (initdb, pg_ctl) are not installed")
-    workdir = tmp_path_factory.mktemp("postgres")
-    workdir.chmod(0o755)
+    # Not under pytest's base directory: that is private to us, and the server runs as
+    # the postgres user when we are root.
+    workdir = Path(tempfile.mkdtemp(prefix="tack-faults-pg-"))
     postgres = PrivatePostgres(workdir, bindir)
-    postgres.init()
-    yield postgres
-    with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
-        postgres.stop()
+    try:
+        postgres.init()
+        yield postgres
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
+            postgres.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # --- SMTP ------------------------------------------------------------------------------
@@ -340,15 +351,33 @@ class Response:
     seconds: float = 0.0
 
 
+class _FromAddress(urllib.request.HTTPHandler):
+    """Connect from this loopback address (any of 127.0.0.0/8 works on Linux), so that each
+    customer has an address of their own, as behind a real proxy, for the rate limits."""
+
+    def __init__(self, source_ip: str):
+        super().__init__()
+        self.source_ip = source_ip
+
+    def http_open(self, req):
+        connect = functools.partial(http.client.HTTPConnection, source_address=(self.source_ip, 0))
+        return self.do_open(connect, req)
+
+
+def customer_ip(n: int) -> str:
+    return f"127.0.{1 + n // 250}.{1 + n % 250}"
+
+
 class Browser:
     """A customer's browser: cookies, CSRF tokens, redirects followed; never raises."""
 
     CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
-    def __init__(self, timeout: float = 15):
+    def __init__(self, timeout: float = 15, source_ip: str = "127.0.0.1"):
         self.timeout = timeout
         self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+            _FromAddress(source_ip),
         )
 
     def _open(self, request: urllib.request.Request) -> Response:
@@ -462,12 +491,19 @@ class Walk:
 
 
 def walk_cancel_flow(
-    base: str, token: str, *, reason_id: int, accept: bool, deadline: float, retry=0.2
+    base: str,
+    token: str,
+    *,
+    reason_id: int,
+    accept: bool,
+    deadline: float,
+    source_ip: str = "127.0.0.1",
+    retry: float = 0.2,
 ) -> Walk:
     """Open the link, pick the reason, then accept the first offer or cancel. A request that
     fails is tried again from the done page, which leads back to the right step; ends when
     the done page says saved or cancelled, or at ``deadline`` (time.monotonic)."""
-    browser, walk = Browser(), Walk()
+    browser, walk = Browser(source_ip=source_ip), Walk()
     flow = f"{base}/cancel/{token}"
 
     def step(response: Response) -> Response:

@@ -26,6 +26,7 @@ from tests.cancellations.conftest import defaults  # noqa: F401 - a fixture
 from tests.factories import make_endpoint, make_plan, make_subscription
 from tests.faults.conftest import (
     Browser,
+    customer_ip,
     report,
     run_database_url,
     start_web,
@@ -104,6 +105,7 @@ def test_customers_cancel_while_redis_is_down_and_everything_is_sent_once_it_is_
                 reason_id=moving.pk,
                 accept=n % 2 == 0,
                 deadline=time.monotonic() + 15,
+                source_ip=customer_ip(n + 1),
             )
             walk = walks[subscription.external_id]
             assert walk.failed() == [], [(r.status, r.url, r.text[-600:]) for r in walk.failed()]
