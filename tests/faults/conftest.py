@@ -106,8 +106,11 @@ def run_database_url() -> str:
 
 
 def start_worker(env: dict, log: Path) -> subprocess.Popen:
-    """A Celery worker process (solo pool) as production runs it."""
+    """A Celery worker process with one execution slot, so that every message it reserves
+    is one it is running (as with production's prefork children); a solo pool would
+    otherwise reserve one per CPU and strand the spare ones until the sweep's requeue."""
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo"]
+    command += ["--concurrency=1"]
     command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING"]
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
