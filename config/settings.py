@@ -128,7 +128,14 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="tack"),
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+            # The cache only speeds things up and counts requests for the rate limits: when
+            # Redis is down a read is a miss and a write is skipped, so no customer's request
+            # fails with it (/healthz reports the outage).
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 2,
+                "SOCKET_TIMEOUT": 2,
+                "IGNORE_EXCEPTIONS": True,
+            },
         }
     }
 else:
@@ -425,6 +432,9 @@ RATELIMIT_VIEW = "core.views.ratelimited"
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 # `make bench` only: route the bare baseline view (/bench/bare/<id>/) the flow is measured against.
 TACK_BENCH_VIEWS = env.bool("TACK_BENCH_VIEWS", default=False)
+# Without its counters (Redis down) the rate limit lets requests through rather than
+# refusing every customer who wants to cancel.
+RATELIMIT_FAIL_OPEN = True
 TACK_IDEMPOTENCY_RETENTION_HOURS = env.int("TACK_IDEMPOTENCY_RETENTION_HOURS", default=48)
 
 LOGGING = {

@@ -148,7 +148,9 @@ def email_queue(
     if created:
         from core.tasks import send_outbound_email
 
-        enqueue_on_commit(send_outbound_email, email.pk)
+        enqueue_on_commit(
+            send_outbound_email, email.pk, unpublished=OutboundEmail.objects.filter(pk=email.pk)
+        )
     return email
 
 
@@ -210,7 +212,9 @@ def email_retry(*, email_id: int) -> bool:
         if updated:
             from core.tasks import send_outbound_email
 
-            enqueue_on_commit(send_outbound_email, email_id)
+            enqueue_on_commit(
+                send_outbound_email, email_id, unpublished=OutboundEmail.objects.filter(pk=email_id)
+            )
     return bool(updated)
 
 

@@ -5,18 +5,20 @@ from datetime import datetime
 from typing import Any
 
 from celery import Task
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q, QuerySet
 from kombu.exceptions import OperationalError
 
 logger = logging.getLogger(__name__)
 
 
-def enqueue_on_commit(task: Task, *args: Any) -> None:
+def enqueue_on_commit(task: Task, *args: Any, unpublished: QuerySet | None = None) -> None:
     """Publish ``task(*args)`` once the current transaction commits.
 
     If the broker is unreachable the publish is dropped with a warning: every task we
     enqueue works from a database row that a periodic sweep re-enqueues, so nothing is lost.
+    ``unpublished`` (that row) is then marked as not enqueued, so the first sweep after the
+    broker is back publishes it at once rather than after its requeue window.
     """
 
     def publish() -> None:
@@ -24,6 +26,11 @@ def enqueue_on_commit(task: Task, *args: Any) -> None:
             task.apply_async(args=args)
         except (OperationalError, ConnectionError, OSError) as exc:
             logger.warning("broker unavailable, %s%r left for the sweep: %s", task.name, args, exc)
+            if unpublished is not None:
+                try:
+                    unpublished.update(enqueued_at=None)
+                except DatabaseError as db_exc:  # the requeue window still covers it
+                    logger.warning("could not mark %s%r unpublished: %s", task.name, args, db_exc)
 
     transaction.on_commit(publish)
 
@@ -47,5 +54,5 @@ def claim_and_enqueue(
         if ids:
             due.model.objects.filter(pk__in=ids).update(enqueued_at=now)
             for pk in ids:
-                enqueue_on_commit(task, pk)
+                enqueue_on_commit(task, pk, unpublished=due.model.objects.filter(pk=pk))
     return ids

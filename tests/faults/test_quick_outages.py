@@ -1,0 +1,58 @@
+"""Redis down, in process: the rate-limited public pages and the API count requests in the
+Redis cache, and without it they must still answer (found by the Redis outage test: every
+customer page was a 500); a task the broker refused is left for the next sweep."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from cancellations import links
+from core import services
+from core.enums import EmailStatus
+from core.services import api_key_create
+from tests.cancellations.conftest import defaults  # noqa: F401 - a fixture
+from tests.factories import make_subscription
+from tests.faults.conftest import publishing_to
+
+pytestmark = pytest.mark.django_db
+
+UNREACHABLE = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+def cache_down(settings):
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": UNREACHABLE}}
+    settings.RATELIMIT_ENABLE = True
+
+
+def test_the_cancel_flow_answers_when_the_cache_is_unreachable(defaults, cache_down, client):  # noqa: F811
+    subscription = make_subscription()
+    token = links.make_token(purpose="cancel", payload={"s": subscription.pk})
+
+    response = client.get(f"/cancel/{token}/")
+
+    assert response.status_code == 200
+    assert subscription.cancellation_cases.count() == 1
+
+
+def test_the_api_answers_when_the_cache_is_unreachable(cache_down):
+    _, key = api_key_create(name="billing")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    assert api.get("/api/v1/exit-reasons/").status_code == 200
+
+
+def test_an_email_the_broker_refused_is_left_for_the_next_sweep_at_once(
+    django_capture_on_commit_callbacks,
+):
+    with publishing_to(UNREACHABLE), django_capture_on_commit_callbacks(execute=True):
+        email = services.email_queue(
+            dedupe_key="k", kind="test", to_email="ole@example.com", subject="Takk", body_text="Hei"
+        )
+
+    email.refresh_from_db()
+    assert (email.status, email.enqueued_at) == (EmailStatus.PENDING, None)
+    with publishing_to(UNREACHABLE), django_capture_on_commit_callbacks(execute=True):
+        assert services.email_sweep() == [email.pk]  # not only after the requeue window
+    email.refresh_from_db()
+    assert email.enqueued_at is None  # refused again: still waiting for the next sweep
