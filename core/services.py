@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from core.enums import EmailStatus
@@ -156,12 +156,14 @@ def email_queue(
     return email
 
 
-def email_queue_many(*, emails: list[dict]) -> list[OutboundEmail]:
+def email_queue_many(*, emails: list[dict], seconds_each: float = 0.5) -> list[OutboundEmail]:
     """Write many emails (``email_queue``'s arguments each) to the outbox in one statement,
     for a caller that sends them itself with ``email_send_batch`` right after commit: no
-    send task is published. They are marked enqueued, so the sweep takes one over only if
-    that caller dies before sending it. An email whose ``dedupe_key`` is in the outbox
-    already is returned as it is (the list keeps the order of ``emails``).
+    send task is published. The sweep leaves each to that caller until its turn should long
+    have come (a few seconds plus ``seconds_each`` per email before it): if the caller dies,
+    the sweep sends the rest soon after, each still exactly once (the claim is conditional).
+    An email whose ``dedupe_key`` is in the outbox already is returned as it is (the list
+    keeps the order of ``emails``).
     """
     now = timezone.now()
     existing = OutboundEmail.objects.in_bulk(
@@ -170,10 +172,10 @@ def email_queue_many(*, emails: list[dict]) -> list[OutboundEmail]:
     new = [
         OutboundEmail(
             from_email=settings.DEFAULT_FROM_EMAIL,
-            enqueued_at=now,
+            next_attempt_at=now + timedelta(seconds=2 + index * seconds_each),
             **{**email, "subject": email["subject"].strip().replace("\n", " ")},
         )
-        for email in emails
+        for index, email in enumerate(emails)
         if email["dedupe_key"] not in existing
     ]
     existing.update((email.dedupe_key, email) for email in OutboundEmail.objects.bulk_create(new))
@@ -182,10 +184,12 @@ def email_queue_many(*, emails: list[dict]) -> list[OutboundEmail]:
 
 def email_send_batch(*, emails: list[OutboundEmail], time_budget: float) -> tuple[int, int]:
     """Send these outbox emails over one SMTP connection, each at most once: each is claimed
-    (a conditional update, as in ``email_send``), sent, and its outcome recorded in its own
-    short write before the next, so a crash loses none and repeats at most the one in
-    flight. After a failure the connection is opened again for the next email. Emails not
-    reached within ``time_budget`` seconds are left to the sweep. Returns (sent, failed).
+    (a conditional update, as in ``email_send``; an email never tried yet may be taken
+    before the time ``email_queue_many`` left it to this caller), sent, and its outcome
+    recorded in its own short write before the next, so a crash loses none and repeats at
+    most the one in flight. After a failure the connection is opened again for the next
+    email. Emails not reached within ``time_budget`` seconds are handed to the sweep at
+    once. Returns (sent, failed).
     """
     from django.core.mail import get_connection
 
@@ -196,12 +200,12 @@ def email_send_batch(*, emails: list[OutboundEmail], time_budget: float) -> tupl
         for index, email in enumerate(emails):
             if time.monotonic() > deadline:
                 OutboundEmail.objects.filter(
-                    pk__in=[e.pk for e in emails[index:]], status=EmailStatus.PENDING
-                ).update(enqueued_at=None)
+                    pk__in=[e.pk for e in emails[index:]], status=EmailStatus.PENDING, attempts=0
+                ).update(next_attempt_at=timezone.now())
                 break
             now = timezone.now()
             claimed = OutboundEmail.objects.filter(
-                pk=email.pk, status=EmailStatus.PENDING, next_attempt_at__lte=now
+                Q(next_attempt_at__lte=now) | Q(attempts=0), pk=email.pk, status=EmailStatus.PENDING
             ).update(status=EmailStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
             if not claimed:
                 continue
