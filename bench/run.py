@@ -14,7 +14,7 @@ Steps (each prints as it goes; the table is printed at the end and written to be
    signed links; a fixed-rate load generator POSTs decisions; the database is then checked for
    duplicates.
 4. The outreach drain: due win-back emails sent by the two worker processes into the SMTP
-   server, the periodic sweeps triggered every 30 s as beat would.
+   server, the periodic sweeps triggered as beat would (CELERY_BEAT_SCHEDULE's intervals).
 5. Peak memory (VmHWM) of the gunicorn and Celery processes.
 
 Environment: BENCH_SCALE (1000000), BENCH_DATABASE_URL, BENCH_REDIS_URL
@@ -141,6 +141,7 @@ def seeded(url: str) -> tuple[float, str] | None:
 def seed(url: str, rows: list[Row]) -> None:
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_DEBUG": "1"}
     env.pop("REDIS_URL", None)
+    seeded(url)  # creates the database if it does not exist yet
     subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     found = seeded(url)
     if found is not None:
@@ -549,15 +550,20 @@ def drain(sink_file: Path, count: int, rows: list[Row]) -> None:
     log(f"outreach drain: {total:,} win-back emails due")
     rows_due = Outreach.objects.filter(status=OutreachStatus.SCHEDULED, due_at__lte=due_at)
     due_ids = list(rows_due.values_list("pk", flat=True))
+    beat = settings.CELERY_BEAT_SCHEDULE
+    every = beat["winback-dispatch-outreach"]["schedule"].total_seconds()
+    email_every = beat["core-sweep-outbound-email"]["schedule"].total_seconds()
     started = time.monotonic()
     started_at = datetime.now(UTC)
-    next_sweep = 0.0
+    next_sweep = next_email_sweep = 0.0
     deadline = started + DRAIN_MAX_SECONDS
     while time.monotonic() < deadline:
-        if time.monotonic() >= next_sweep:  # what beat does every 30 seconds
+        if time.monotonic() >= next_sweep:  # what beat does
             dispatch_outreach.delay()
+            next_sweep = time.monotonic() + every
+        if time.monotonic() >= next_email_sweep:
             sweep_outbound_email.delay()
-            next_sweep = time.monotonic() + 30
+            next_email_sweep = time.monotonic() + email_every
         mine = Outreach.objects.filter(pk__in=due_ids)
         waiting = mine.filter(status=OutreachStatus.SCHEDULED).count() + (
             mine.filter(email__status__in=[EmailStatus.PENDING, EmailStatus.SENDING]).count()
@@ -599,7 +605,7 @@ def drain(sink_file: Path, count: int, rows: list[Row]) -> None:
     )
     rows.append(
         Row(
-            "outreach: due → sent lag (all due at once; sweeps every 30 s)",
+            f"outreach: due → sent lag (all due at once; sweeps every {every:.0f} s)",
             "—",
             f"p50 {percentile(lags, 0.5):,.1f} s, p99 {percentile(lags, 0.99):,.1f} s, "
             f"max {max(lags, default=float('nan')):,.1f} s",

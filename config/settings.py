@@ -193,7 +193,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "winback-dispatch-outreach": {
         "task": "winback.dispatch_outreach",
-        "schedule": timedelta(seconds=30),
+        "schedule": timedelta(seconds=5),
     },
     "retention-refresh-rollups": {
         "task": "retention.refresh_rollups",
@@ -407,6 +407,12 @@ TACK_WINBACK_CONTACT_LIMIT_MONTHS = env.dict(
 TACK_WINBACK_ATTRIBUTION_DAYS = env.int("TACK_WINBACK_ATTRIBUTION_DAYS", default=30)
 TACK_WINBACK_LINK_MAX_AGE_DAYS = env.int("TACK_WINBACK_LINK_MAX_AGE_DAYS", default=90)
 TACK_WINBACK_REQUEUE_SECONDS = env.int("TACK_WINBACK_REQUEUE_SECONDS", default=300)
+# The outreach drain: claimed rows in flight (queued in Redis) are kept near this many, in
+# send tasks of this many rows each (one SMTP connection per task); a task stops taking new
+# rows after this many seconds (far below CELERY_TASK_SOFT_TIME_LIMIT) and releases the rest.
+TACK_WINBACK_QUEUE_TARGET = env.int("TACK_WINBACK_QUEUE_TARGET", default=1000)
+TACK_WINBACK_SEND_BATCH = env.int("TACK_WINBACK_SEND_BATCH", default=100)
+TACK_WINBACK_BATCH_SECONDS = env.int("TACK_WINBACK_BATCH_SECONDS", default=60)
 # The dashboard: what a contact costs, and the smallest groups an uplift is shown for.
 TACK_COST_PER_EMAIL = env.float("TACK_COST_PER_EMAIL", default=1.0)
 TACK_COST_PER_CALL = env.float("TACK_COST_PER_CALL", default=50.0)

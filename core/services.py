@@ -1,10 +1,12 @@
 """Platform writes: API keys, idempotent API answers and the outbound email outbox."""
 
+import contextlib
 import hashlib
 import json
 import logging
 import secrets
 import smtplib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from core.enums import EmailStatus
@@ -154,6 +156,74 @@ def email_queue(
     return email
 
 
+def email_queue_many(*, emails: list[dict], seconds_each: float = 0.5) -> list[OutboundEmail]:
+    """Write many emails (``email_queue``'s arguments each) to the outbox in one statement,
+    for a caller that sends them itself with ``email_send_batch`` right after commit: no
+    send task is published. The sweep leaves each to that caller until its turn should long
+    have come (a few seconds plus ``seconds_each`` per email before it): if the caller dies,
+    the sweep sends the rest soon after, each still exactly once (the claim is conditional).
+    An email whose ``dedupe_key`` is in the outbox already is returned as it is (the list
+    keeps the order of ``emails``).
+    """
+    now = timezone.now()
+    existing = OutboundEmail.objects.in_bulk(
+        [email["dedupe_key"] for email in emails], field_name="dedupe_key"
+    )
+    new = [
+        OutboundEmail(
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            next_attempt_at=now + timedelta(seconds=2 + index * seconds_each),
+            **{**email, "subject": email["subject"].strip().replace("\n", " ")},
+        )
+        for index, email in enumerate(emails)
+        if email["dedupe_key"] not in existing
+    ]
+    existing.update((email.dedupe_key, email) for email in OutboundEmail.objects.bulk_create(new))
+    return [existing[email["dedupe_key"]] for email in emails]
+
+
+def email_send_batch(*, emails: list[OutboundEmail], time_budget: float) -> tuple[int, int]:
+    """Send these outbox emails over one SMTP connection, each at most once: each is claimed
+    (a conditional update, as in ``email_send``; an email never tried yet may be taken
+    before the time ``email_queue_many`` left it to this caller), sent, and its outcome
+    recorded in its own short write before the next, so a crash loses none and repeats at
+    most the one in flight. After a failure the connection is opened again for the next
+    email. Emails not reached within ``time_budget`` seconds are handed to the sweep at
+    once. Returns (sent, failed).
+    """
+    from django.core.mail import get_connection
+
+    deadline = time.monotonic() + time_budget
+    sent = failed = 0
+    connection = get_connection()
+    try:
+        for index, email in enumerate(emails):
+            if time.monotonic() > deadline:
+                OutboundEmail.objects.filter(
+                    pk__in=[e.pk for e in emails[index:]], status=EmailStatus.PENDING, attempts=0
+                ).update(next_attempt_at=timezone.now())
+                break
+            now = timezone.now()
+            claimed = OutboundEmail.objects.filter(
+                Q(next_attempt_at__lte=now) | Q(attempts=0), pk=email.pk, status=EmailStatus.PENDING
+            ).update(status=EmailStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+            if not claimed:
+                continue
+            email.attempts += 1
+            # A no-op while open; opens again after a failure closed it (if that fails
+            # too, email_deliver records it).
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                connection.open()
+            if email_deliver(email=email, connection=connection):
+                sent += 1
+            else:
+                failed += 1
+                connection.close()
+    finally:
+        connection.close()
+    return sent, failed
+
+
 def _retry_delay(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** (attempts - 1), 60))
 
@@ -170,7 +240,17 @@ def email_send(*, email_id: int, connection=None) -> bool:
     ).update(status=EmailStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
     if not claimed:
         return False
-    email = OutboundEmail.objects.get(pk=email_id)
+    return email_deliver(email=OutboundEmail.objects.get(pk=email_id), connection=connection)
+
+
+def email_deliver(*, email: OutboundEmail, connection=None) -> bool:
+    """Hand an email this process has claimed (SENDING) to the mail server, then record the
+    outcome at once in its own short write, so a crash right after loses or repeats at most
+    this one message. Returns True if the server accepted it.
+
+    ``connection`` is a mail backend the caller keeps open across many emails; after a
+    failure the caller should close it (the server may have dropped it).
+    """
     domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(">") or "tack.local"
     message = EmailMultiAlternatives(
         subject=email.subject,
@@ -186,15 +266,15 @@ def email_send(*, email_id: int, connection=None) -> bool:
         message.send()
     except (smtplib.SMTPException, OSError) as exc:
         failed = email.attempts >= settings.TACK_EMAIL_MAX_ATTEMPTS
-        OutboundEmail.objects.filter(pk=email_id, status=EmailStatus.SENDING).update(
+        OutboundEmail.objects.filter(pk=email.pk, status=EmailStatus.SENDING).update(
             status=EmailStatus.FAILED if failed else EmailStatus.PENDING,
             next_attempt_at=timezone.now() + _retry_delay(email.attempts),
             enqueued_at=None,
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
         )
-        logger.warning("email %s attempt %s failed: %s", email_id, email.attempts, exc)
+        logger.warning("email %s attempt %s failed: %s", email.pk, email.attempts, exc)
         return False
-    OutboundEmail.objects.filter(pk=email_id, status=EmailStatus.SENDING).update(
+    OutboundEmail.objects.filter(pk=email.pk, status=EmailStatus.SENDING).update(
         status=EmailStatus.SENT, sent_at=timezone.now(), last_error=""
     )
     return True

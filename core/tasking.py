@@ -36,9 +36,16 @@ def enqueue_on_commit(task: Task, *args: Any, unpublished: QuerySet | None = Non
 
 
 def claim_and_enqueue(
-    due: QuerySet, *, task: Task, now: datetime, requeue_before: datetime, batch_size: int
+    due: QuerySet,
+    *,
+    task: Task,
+    now: datetime,
+    requeue_before: datetime,
+    batch_size: int,
+    per_task: int = 0,
 ) -> list[int]:
-    """Claim up to ``batch_size`` of the ``due`` rows and enqueue ``task(pk)`` for each.
+    """Claim up to ``batch_size`` of the ``due`` rows and enqueue ``task(pk)`` for each
+    (or, with ``per_task``, ``task([pk, ...])`` for each run of up to that many rows).
 
     ``due`` is ordered, with an ``enqueued_at`` field. Rows are locked with ``SKIP LOCKED``
     (two sweeps never take the same row), marked enqueued, and published after commit. A row
@@ -53,6 +60,12 @@ def claim_and_enqueue(
         )
         if ids:
             due.model.objects.filter(pk__in=ids).update(enqueued_at=now)
-            for pk in ids:
-                enqueue_on_commit(task, pk, unpublished=due.model.objects.filter(pk=pk))
+            if per_task:
+                for start in range(0, len(ids), per_task):
+                    chunk = ids[start : start + per_task]
+                    unpublished = due.model.objects.filter(pk__in=chunk)
+                    enqueue_on_commit(task, chunk, unpublished=unpublished)
+            else:
+                for pk in ids:
+                    enqueue_on_commit(task, pk, unpublished=due.model.objects.filter(pk=pk))
     return ids

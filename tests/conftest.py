@@ -59,11 +59,13 @@ class CapturingSMTPHandler:
 
     def __init__(self):
         self.messages = []
+        self.peers = []  # the client's address of each accepted message: one per connection
         self.refuse = False
 
     async def handle_DATA(self, server, session, envelope):
         if self.refuse:
             return "451 Try again later"
+        self.peers.append(session.peer)
         self.messages.append(
             email.message_from_bytes(envelope.content, policy=email.policy.default)
         )

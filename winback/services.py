@@ -1,20 +1,23 @@
 """Writes of the win-back: planning outreach, sending it exactly once, comebacks, unsubscribes.
 
 Planned contacts are rows with a due time (never far-future broker tasks). A periodic sweep
-claims the due rows with ``SELECT … FOR UPDATE SKIP LOCKED`` and enqueues one short task per
-row; the task re-checks consent and suppression, applies the frequency cap under a lock on
-the customer, and hands the message to its channel with a conditional update, so a retried
-task, a duplicated message or a second worker can never contact anyone twice.
+(and every finished batch) claims due rows with ``SELECT … FOR UPDATE SKIP LOCKED``, up to a
+target number in flight, and enqueues one short task per batch of rows; the task re-checks
+consent and suppression, applies the frequency cap under a lock on the customers, and hands
+the messages to their channel with a conditional update, so a retried task, a duplicated
+message or a second worker can never contact anyone twice.
 """
 
 import hashlib
+import time
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Exists, Max, OuterRef, Q, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
@@ -26,7 +29,7 @@ from core.dates import add_months
 from core.enums import ChangeKind, EmailStatus
 from core.errors import ConflictError
 from core.models import OutboundEmail
-from core.services import email_queue
+from core.services import email_queue, email_queue_many, email_send_batch
 from core.tasking import claim_and_enqueue
 from subscriptions import services as subscription_services
 from subscriptions.actors import Actor
@@ -197,24 +200,35 @@ def _plan_next_attempts(campaign: Campaign, now: datetime) -> int:
 # --- Dispatch and send ---------------------------------------------------------------
 
 
-def outreach_dispatch_due(*, now: datetime | None = None, batch_size: int = 1000) -> list[int]:
-    """Claim due rows and enqueue one send task each (after commit).
+def outreach_dispatch_due(*, now: datetime | None = None, batch_size: int = 0) -> list[int]:
+    """Claim due rows and enqueue send tasks for them (after commit), each task a batch of
+    up to TACK_WINBACK_SEND_BATCH rows sent over one SMTP connection.
 
-    Rows enqueued within TACK_WINBACK_REQUEUE_SECONDS are left alone; older ones whose task
-    never ran (broker restarted, Redis flushed, worker killed) are enqueued again, so the
-    queue is rebuilt from PostgreSQL by the next sweep.
+    Backpressure: only enough rows are claimed to fill the queue up to
+    TACK_WINBACK_QUEUE_TARGET rows in flight (claimed, not yet handled), so a backlog waits
+    in PostgreSQL, not in Redis; a finished batch calls this again to top the queue up.
+    Only due rows are claimed, never future ones. Rows enqueued within
+    TACK_WINBACK_REQUEUE_SECONDS are left alone; older ones whose task never ran (broker
+    restarted, Redis flushed, worker killed) are enqueued again, so the queue is rebuilt
+    from PostgreSQL by the next sweep.
     """
     now = now or timezone.now()
-    from winback.tasks import send_outreach
+    from winback.tasks import send_outreach_batch
 
+    requeue_before = now - timedelta(seconds=settings.TACK_WINBACK_REQUEUE_SECONDS)
+    due = Outreach.objects.filter(status=OutreachStatus.SCHEDULED, due_at__lte=now)
+    if not batch_size:
+        in_flight = due.filter(enqueued_at__gte=requeue_before).count()
+        batch_size = settings.TACK_WINBACK_QUEUE_TARGET - in_flight
+        if batch_size <= 0:
+            return []
     return claim_and_enqueue(
-        Outreach.objects.filter(status=OutreachStatus.SCHEDULED, due_at__lte=now).order_by(
-            "due_at", "pk"
-        ),
-        task=send_outreach,
+        due.order_by("due_at", "pk"),
+        task=send_outreach_batch,
         now=now,
-        requeue_before=now - timedelta(seconds=settings.TACK_WINBACK_REQUEUE_SECONDS),
+        requeue_before=requeue_before,
         batch_size=batch_size,
+        per_task=settings.TACK_WINBACK_SEND_BATCH,
     )
 
 
@@ -238,14 +252,17 @@ def is_suppressed(customer: Customer) -> bool:
     ).exists()
 
 
-def skip_reason(*, outreach: Outreach, customer: Customer, now: datetime) -> str:
-    """Why this contact must not be made now ('' when it may)."""
+def skip_reason(
+    *, outreach: Outreach, customer: Customer, now: datetime, suppressed: bool | None = None
+) -> str:
+    """Why this contact must not be made now ('' when it may). ``suppressed`` is
+    ``is_suppressed(customer)`` when the caller has looked it up already."""
     campaign, lost = outreach.campaign, outreach.lost_customer
     if not campaign.runs_on(timezone.localdate(now)):
         return "campaign_not_running"
     if lost.came_back_at is not None or lost.subscription.status != SubscriptionStatus.CANCELLED:
         return "came_back"
-    if is_suppressed(customer):
+    if is_suppressed(customer) if suppressed is None else suppressed:
         return "unsubscribed"
     if campaign.consent_basis == ConsentBasis.CONSENT and not customer.marketing_consent:
         return "no_consent"
@@ -326,31 +343,149 @@ def outreach_send(*, outreach_id: int, now: datetime | None = None) -> SendResul
     return SendResult("queued")
 
 
-def _queue_email(outreach: Outreach) -> None:
+@dataclass(frozen=True)
+class BatchResult:
+    sent: int = 0
+    failed: int = 0
+    other: int = 0
+
+
+def outreach_send_batch(*, outreach_ids: list[int], now: datetime | None = None) -> BatchResult:
+    """Make a batch of planned contacts, each at most once, and send the emails over one
+    SMTP connection.
+
+    One transaction makes the whole batch as ``outreach_send`` makes one contact (the
+    customers locked, consent, suppression, comeback and the frequency cap checked again,
+    the rows claimed SCHEDULED → QUEUED with their emails written to the outbox), with a
+    few set-based queries instead of a dozen per row. After commit the outbox sends the
+    emails one by one over one connection, each claimed and marked sent in its own short
+    write (``email_send_batch``): a crash leaves the email in flight to the outbox lease
+    and the others pending for the outbox sweep, as for any outbox email. Rows already
+    handled (a redelivered task) are left alone.
+    """
+    now = now or timezone.now()
+    started = time.monotonic()
+    emails, other = _outreach_make_batch(outreach_ids, now)
+    budget = settings.TACK_WINBACK_BATCH_SECONDS - (time.monotonic() - started)
+    sent, failed = email_send_batch(emails=emails, time_budget=budget)
+    return BatchResult(sent, failed, other + len(emails) - sent - failed)
+
+
+@transaction.atomic
+def _outreach_make_batch(outreach_ids: list[int], now: datetime) -> tuple[list, int]:
+    """The contacts in ``outreach_ids`` that may be made now, made (see outreach_send_batch);
+    returns the outbox emails written and how many rows were not emailed."""
+    customer_ids = set(
+        Outreach.objects.filter(pk__in=outreach_ids, status=OutreachStatus.SCHEDULED).values_list(
+            "customer_id", flat=True
+        )
+    )
+    # Customers in pk order: two batches sharing customers cannot deadlock.
+    customers = {
+        customer.pk: customer
+        for customer in Customer.objects.select_for_update()
+        .filter(pk__in=customer_ids)
+        .order_by("pk")
+    }
+    rows = list(
+        Outreach.objects.select_for_update(of=("self",))
+        .select_related("campaign", "lost_customer__subscription", "lost_customer__reason")
+        .filter(pk__in=outreach_ids, status=OutreachStatus.SCHEDULED, customer_id__in=customers)
+        .order_by("due_at", "pk")
+    )
+    hashes = {links.email_hash(customer.email) for customer in customers.values()} - {""}
+    suppressed_customers, suppressed_hashes = set(), set()
+    for customer_id, hashed in Suppression.objects.filter(
+        Q(customer_id__in=customers) | Q(email_hash__in=hashes)
+    ).values_list("customer_id", "email_hash"):
+        suppressed_customers.add(customer_id)
+        suppressed_hashes.add(hashed)
+    cap = timedelta(days=settings.TACK_WINBACK_FREQUENCY_CAP_DAYS)
+    last_contact = dict(
+        Outreach.objects.filter(
+            customer_id__in=customers, status__in=IN_FLIGHT, contacted_at__gt=now - cap
+        )
+        .values("customer_id")
+        .annotate(last=Max("contacted_at"))
+        .values_list("customer_id", "last")
+    )
+    not_due, skipped, claimed = [], defaultdict(list), []
+    for outreach in rows:
+        customer = customers[outreach.customer_id]
+        if outreach.due_at > now:
+            not_due.append(outreach.pk)
+            continue
+        suppressed = customer.pk in suppressed_customers or (
+            links.email_hash(customer.email) in suppressed_hashes - {""}
+        )
+        reason = skip_reason(outreach=outreach, customer=customer, now=now, suppressed=suppressed)
+        if reason:
+            skipped[reason].append(outreach.pk)
+            continue
+        if customer.pk in last_contact:
+            next_at = last_contact[customer.pk] + cap
+            Outreach.objects.filter(pk=outreach.pk).update(due_at=next_at, enqueued_at=None)
+            continue
+        last_contact[customer.pk] = now  # a second row for this customer waits for the cap
+        outreach.customer = outreach.lost_customer.customer = customer
+        claimed.append(outreach)
+    Outreach.objects.filter(pk__in=not_due).update(enqueued_at=None)
+    for reason, ids in skipped.items():
+        Outreach.objects.filter(pk__in=ids).update(
+            status=OutreachStatus.SKIPPED, skip_reason=reason
+        )
+    Outreach.objects.filter(pk__in=[outreach.pk for outreach in claimed]).update(
+        status=OutreachStatus.QUEUED, contacted_at=now
+    )
+    changes_mark(kind=ChangeKind.LOST_CUSTOMER, ids=[o.lost_customer_id for o in claimed])
+    emails = []
+    for outreach in claimed:
+        if outreach.channel == OutreachChannel.EMAIL:
+            emails.append(_outbox_email(outreach))
+        else:
+            _queue_call(outreach, now)
+    emails = email_queue_many(emails=emails)
+    for outreach, email in zip(
+        [o for o in claimed if o.channel == OutreachChannel.EMAIL], emails, strict=True
+    ):
+        outreach.email, outreach.language = email, outreach.customer.locale or "en"
+    Outreach.objects.bulk_update(
+        [o for o in claimed if o.channel == OutreachChannel.EMAIL], ["email", "language"]
+    )
+    return emails, len(outreach_ids) - len(emails)
+
+
+def _outbox_email(outreach: Outreach) -> dict:
+    """The outbox email of this contact (``email_queue``'s arguments), rendered."""
     customer, lost, campaign = outreach.customer, outreach.lost_customer, outreach.campaign
-    language = customer.locale or "en"
     unsubscribe = links.unsubscribe_url(customer=customer)
     subject, text, html = messages.render_outreach_email(
         campaign=campaign,
         lost=lost,
-        language=language,
+        language=customer.locale or "en",
         comeback_url=links.comeback_url(outreach=outreach),
         unsubscribe_url=unsubscribe,
     )
-    email = email_queue(
-        dedupe_key=f"outreach-{outreach.pk}",
-        kind="winback",
-        to_email=customer.email,
-        subject=subject,
-        body_text=text,
-        body_html=html,
-        headers={
+    return {
+        "dedupe_key": f"outreach-{outreach.pk}",
+        "kind": "winback",
+        "to_email": customer.email,
+        "subject": subject,
+        "body_text": text,
+        "body_html": html,
+        "headers": {
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
-        customer=customer,
+        "customer": customer,
+    }
+
+
+def _queue_email(outreach: Outreach) -> None:
+    email = email_queue(**_outbox_email(outreach))
+    Outreach.objects.filter(pk=outreach.pk).update(
+        email=email, language=outreach.customer.locale or "en"
     )
-    Outreach.objects.filter(pk=outreach.pk).update(email=email, language=language)
 
 
 def _queue_call(outreach: Outreach, now: datetime) -> None:

@@ -1,5 +1,7 @@
 """Thin Celery wrappers around the win-back services; each is safe to run twice."""
 
+from dataclasses import asdict
+
 from celery import shared_task
 
 from winback import services
@@ -8,6 +10,15 @@ from winback import services
 @shared_task(name="winback.send_outreach")
 def send_outreach(outreach_id: int) -> str:
     return services.outreach_send(outreach_id=outreach_id).status
+
+
+@shared_task(name="winback.send_outreach_batch")
+def send_outreach_batch(outreach_ids: list[int]) -> dict:
+    """Send a claimed batch over one SMTP connection, then top the queue up (backpressure:
+    the next rows are claimed as the workers finish, not a fixed number per sweep)."""
+    result = services.outreach_send_batch(outreach_ids=outreach_ids)
+    services.outreach_dispatch_due()
+    return asdict(result)
 
 
 @shared_task(name="winback.dispatch_outreach")

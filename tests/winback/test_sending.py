@@ -331,3 +331,101 @@ def test_dispatch_claims_due_rows_once_and_rebuilds_a_lost_queue(planned, settin
     rebuilt = services.outreach_dispatch_due(now=timezone.now() + timedelta(seconds=1))
 
     assert (first, again, rebuilt) == ([outreach.pk], [], [outreach.pk])
+
+
+def test_dispatch_fills_the_queue_up_to_its_target_in_batches(planned, settings):
+    settings.TACK_WINBACK_QUEUE_TARGET = 3
+    settings.TACK_WINBACK_SEND_BATCH = 2
+    rows = [planned().pk for _ in range(5)]
+
+    first = services.outreach_dispatch_due()
+    full = services.outreach_dispatch_due()  # 3 in flight: the backlog stays in PostgreSQL
+    Outreach.objects.filter(pk__in=first[:2]).update(status=OutreachStatus.SKIPPED)  # handled
+    topped_up = services.outreach_dispatch_due()
+
+    assert (first, full, topped_up) == (rows[:3], [], rows[3:])
+
+
+def test_a_batch_sends_each_email_once_over_one_smtp_connection(
+    planned, smtp_server, django_capture_on_commit_callbacks
+):
+    outreach_ids = [planned(email=f"batch{n}@example.com").pk for n in range(8)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.outreach_send_batch(outreach_ids=outreach_ids)
+        again = services.outreach_send_batch(outreach_ids=outreach_ids)  # a redelivered task
+
+    assert (first, again) == (services.BatchResult(sent=8), services.BatchResult(other=8))
+    assert sorted(m["To"] for m in smtp_server.messages) == sorted(
+        f"batch{n}@example.com" for n in range(8)
+    )
+    assert len(set(smtp_server.peers)) == 1  # one SMTP connection for the whole batch
+    emails = OutboundEmail.objects.filter(kind="winback")
+    assert sorted(emails.values_list("status", "attempts").distinct()) == [(EmailStatus.SENT, 1)]
+    assert services.outreach_sync_channels()["delivered"] == 8
+    assert Outreach.objects.filter(pk__in=outreach_ids, status=OutreachStatus.SENT).count() == 8
+
+
+def test_an_email_refused_in_a_batch_is_retried_and_the_rest_still_go_once(
+    planned, smtp_server, django_capture_on_commit_callbacks
+):
+    outreach_ids = [planned(email=f"refuse{n}@example.com").pk for n in range(3)]
+    accept = smtp_server.handle_DATA
+
+    async def refuse_the_second(server, session, envelope):
+        if envelope.rcpt_tos == ["refuse1@example.com"] and not smtp_server.messages[1:]:
+            return "451 4.3.0 Try again later"
+        return await accept(server, session, envelope)
+
+    smtp_server.handle_DATA = refuse_the_second
+
+    result = services.outreach_send_batch(outreach_ids=outreach_ids)
+
+    assert result == services.BatchResult(sent=2, failed=1)
+    refused = OutboundEmail.objects.get(kind="winback", to_email="refuse1@example.com")
+    assert (refused.status, refused.attempts) == (EmailStatus.PENDING, 1)
+    assert "451" in refused.last_error
+    OutboundEmail.objects.filter(pk=refused.pk).update(next_attempt_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        core_services.email_sweep()  # the sweep's retry
+    recipients = sorted(m["To"] for m in smtp_server.messages)
+    assert recipients == [f"refuse{n}@example.com" for n in range(3)]
+    assert OutboundEmail.objects.filter(kind="winback", status=EmailStatus.SENT).count() == 3
+
+
+def test_a_batch_checks_every_row_again_as_a_single_send_does(
+    planned, smtp_server, campaigns, settings
+):
+    from winback.links import email_hash
+
+    ok = planned(email="ok@example.com")
+    suppressed = planned(email="gone@example.com")
+    Suppression.objects.create(email_hash=email_hash("gone@example.com"), source="erased")
+    withdrawn = planned(email="withdrawn@example.com")
+    withdrawn.customer.marketing_consent = False
+    withdrawn.customer.save()
+    second = Outreach.objects.create(  # another contact of the same customer, due too
+        lost_customer=ok.lost_customer,
+        campaign=ok.campaign,
+        attempt=2,
+        customer=ok.customer,
+        channel="email",
+        due_at=timezone.now(),
+    )
+
+    result = services.outreach_send_batch(
+        outreach_ids=[ok.pk, suppressed.pk, withdrawn.pk, second.pk]
+    )
+
+    assert result == services.BatchResult(sent=1, other=3)
+    assert [m["To"] for m in smtp_server.messages] == ["ok@example.com"]
+    rows = {o.pk: o for o in Outreach.objects.filter(pk__in=[suppressed.pk, withdrawn.pk])}
+    assert (rows[suppressed.pk].status, rows[suppressed.pk].skip_reason) == (
+        OutreachStatus.SKIPPED,
+        "unsubscribed",
+    )
+    assert rows[withdrawn.pk].skip_reason == "no_consent"
+    second.refresh_from_db()
+    cap = timedelta(days=settings.TACK_WINBACK_FREQUENCY_CAP_DAYS)
+    assert second.status == OutreachStatus.SCHEDULED  # postponed by the frequency cap
+    assert second.due_at > timezone.now() + cap - timedelta(minutes=1)
