@@ -34,7 +34,7 @@ from tests.faults.conftest import (
 pytestmark = pytest.mark.slow
 
 THREADS = 4
-CUSTOMERS = 60
+CUSTOMERS = 400  # more than the threads walk in the whole run, so the load never runs dry
 LOAD_BEFORE_RESTART = 3.0  # seconds
 LOAD_AFTER_RESTART = 4.0
 
@@ -191,9 +191,11 @@ def test_requests_fail_cleanly_while_postgres_restarts_and_no_change_is_half_mad
         restart_ended = time.monotonic()
         time.sleep(LOAD_AFTER_RESTART)
         stop_taking.set()
+        ran_dry = not queue
         for thread in threads:
             thread.join(timeout=60)
         assert not any(thread.is_alive() for thread in threads), "a customer hung"
+        assert not ran_dry, "every customer was walked before the load ended: raise CUSTOMERS"
         connections = sql(
             private_postgres.url(),
             "SELECT count(*) FROM pg_stat_activity WHERE datname = 'tack'",
