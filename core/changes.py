@@ -4,7 +4,8 @@ The apps below ``retention`` must not import it, so their services note *what* c
 a case, a subscription that asked to leave, a lost customer's outreach or group — as
 ``ChangeMark`` rows in the same transaction as the change. A rolled-back change leaves no
 mark; a committed one cannot be missed. After commit a rollup refresh is requested (at most
-one per TACK_ROLLUP_REFRESH_DELAY_SECONDS); the periodic refresh catches anything else, so a
+one per TACK_ROLLUP_REFRESH_DELAY_SECONDS, or per four times the last refresh's duration when
+refreshes are slow); the periodic refresh catches anything else, so a
 broker that is down delays the figures but loses nothing.
 """
 
@@ -23,6 +24,11 @@ logger = logging.getLogger(__name__)
 
 REFRESH_TASK = "retention.refresh_rollups"
 REFRESH_REQUESTED_KEY = "rollups:refresh-requested"
+LAST_REFRESH_SECONDS_KEY = "rollups:last-refresh-seconds"
+# A requested refresh waits at least this many times as long as the last one took, so that
+# under a stream of changes (a large outreach drain) refreshes keep at most about a fifth of
+# a database core busy; the figures then lag by a few of those refreshes, as the page shows.
+REFRESH_WAIT_FACTOR = 4
 
 
 def changes_mark(*, kind: ChangeKind, ids: Iterable[int]) -> None:
@@ -40,9 +46,11 @@ def request_rollup_refresh() -> None:
     Best effort: a cache or broker that is down only delays the figures until the
     periodic refresh, so no error may reach the request that made the change.
     """
-    delay = settings.TACK_ROLLUP_REFRESH_DELAY_SECONDS
     try:
-        if cache.add(REFRESH_REQUESTED_KEY, 1, timeout=max(delay, 1)):
+        # Held until the refresh starts (or the periodic one does), so changes in between
+        # share it.
+        if cache.add(REFRESH_REQUESTED_KEY, 1, timeout=settings.TACK_ROLLUP_REFRESH_SECONDS):
+            delay = refresh_delay()
             if REFRESH_TASK not in current_app.tasks:
                 # By name, so core need not import retention; outside a worker the apps'
                 # task modules are imported on first use.
@@ -50,6 +58,24 @@ def request_rollup_refresh() -> None:
             current_app.tasks[REFRESH_TASK].apply_async(countdown=delay)
     except Exception as exc:  # best effort, see the docstring
         logger.warning("rollup refresh not requested, the periodic one will do: %s", exc)
+
+
+def refresh_delay() -> int:
+    """Seconds until a requested refresh runs: TACK_ROLLUP_REFRESH_DELAY_SECONDS, or longer
+    after a slow refresh (REFRESH_WAIT_FACTOR times its duration), never longer than the
+    periodic refresh's interval."""
+    delay = settings.TACK_ROLLUP_REFRESH_DELAY_SECONDS
+    last = cache.get(LAST_REFRESH_SECONDS_KEY) or 0
+    busy = min(round(REFRESH_WAIT_FACTOR * float(last)), settings.TACK_ROLLUP_REFRESH_SECONDS)
+    return max(delay, busy)
+
+
+def rollup_refresh_finished(seconds: float) -> None:
+    """Remember how long the refresh took (best effort), for ``refresh_delay``."""
+    try:
+        cache.set(LAST_REFRESH_SECONDS_KEY, seconds, timeout=24 * 3600)
+    except Exception as exc:  # best effort, as above
+        logger.warning("could not record the rollup refresh time: %s", exc)
 
 
 def rollup_refresh_started() -> None:

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cancellations.models import ExitReason
-from core.changes import rollup_refresh_started
+from core.changes import rollup_refresh_finished, rollup_refresh_started
 from core.models import ChangeMark
 from retention.models import RollupState
 from retention.rollups import CASES, OUTREACH, ROLLUPS, recount, touched_days
@@ -62,6 +63,7 @@ def rollups_refresh(
     """
     now = now or timezone.now()
     result = RefreshResult()
+    started = time.monotonic()
     rollup_refresh_started()
     RollupState.objects.get_or_create(pk=1)
     while True:
@@ -90,4 +92,5 @@ def rollups_refresh(
             state.save(update_fields=["refreshed_at", "rebuilt_at", "fingerprint"])
         result.marks += len(marks)
         if len(marks) < batch_size:
+            rollup_refresh_finished(time.monotonic() - started)
             return result

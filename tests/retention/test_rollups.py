@@ -15,7 +15,12 @@ from cancellations import services as case_services
 from cancellations.enums import CaseOutcome, ChurnGroup
 from cancellations.models import CancellationCase, ExitReason
 from cancellations.selectors import offers_for
-from core.changes import REFRESH_REQUESTED_KEY
+from core.changes import (
+    LAST_REFRESH_SECONDS_KEY,
+    REFRESH_REQUESTED_KEY,
+    refresh_delay,
+    rollup_refresh_finished,
+)
 from core.models import ChangeMark, OutboundEmail
 from retention import selectors
 from retention.models import CaseDay, CaseMix, FunnelDay, OfferMix, OutreachDay, OutreachMix
@@ -361,3 +366,24 @@ def test_a_period_reads_whole_months_and_the_days_around_them():
         [date(2025, 12, 1), date(2026, 1, 1)],
         [],
     )
+
+
+def test_a_slow_refresh_spaces_out_the_next_ones(settings):
+    """Under a stream of changes a refresh is asked for again as soon as one starts; after a
+    slow one the next waits four times as long, never longer than the periodic interval."""
+    settings.TACK_ROLLUP_REFRESH_DELAY_SECONDS = 2
+    settings.TACK_ROLLUP_REFRESH_SECONDS = 60
+    cache.delete(LAST_REFRESH_SECONDS_KEY)
+    assert refresh_delay() == 2
+
+    rollups_refresh()
+    took = cache.get(LAST_REFRESH_SECONDS_KEY)
+    assert took is not None and 0 <= took < 30
+
+    rollup_refresh_finished(0.2)
+    assert refresh_delay() == 2
+    rollup_refresh_finished(3.0)
+    assert refresh_delay() == 12
+    rollup_refresh_finished(40.0)
+    assert refresh_delay() == 60
+    cache.delete(LAST_REFRESH_SECONDS_KEY)

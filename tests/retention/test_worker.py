@@ -5,7 +5,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from cancellations import services
-from core.changes import REFRESH_REQUESTED_KEY
+from core.changes import LAST_REFRESH_SECONDS_KEY, REFRESH_REQUESTED_KEY
 from core.models import ChangeMark
 from retention.models import CaseDay, RollupState
 from subscriptions.actors import Actor
@@ -19,7 +19,7 @@ def test_a_decided_case_reaches_the_rollups_through_the_worker(
     celery_worker, subscription, settings
 ):
     settings.TACK_ROLLUP_REFRESH_DELAY_SECONDS = 0
-    cache.delete(REFRESH_REQUESTED_KEY)
+    cache.delete_many([REFRESH_REQUESTED_KEY, LAST_REFRESH_SECONDS_KEY])
     customer = Actor.customer()
 
     case = services.cancellation_start(subscription=subscription, actor=customer)
