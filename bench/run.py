@@ -495,7 +495,11 @@ def plan_drain(count: int) -> tuple[int, datetime]:
 
     now = timezone.now()
     # Rows the seed left due are sent too; they count.
-    already = Outreach.objects.filter(status=OutreachStatus.SCHEDULED, due_at__lte=now).count()
+    # Only emails: due phone contacts the seed left go to the call queue, not to SMTP.
+    due_emails = Outreach.objects.filter(
+        status=OutreachStatus.SCHEDULED, due_at__lte=now, channel=OutreachChannel.EMAIL
+    )
+    already = due_emails.count()
     template = Campaign.objects.filter(channel=OutreachChannel.EMAIL).order_by("pk").first()
     campaign = Campaign.objects.get(pk=template.pk)
     campaign.pk = None
@@ -531,7 +535,7 @@ def plan_drain(count: int) -> tuple[int, datetime]:
             """,
             {"now": now, "campaign": campaign.pk, "limit": max(0, count - already)},
         )
-    total = Outreach.objects.filter(status=OutreachStatus.SCHEDULED, due_at__lte=now).count()
+    total = due_emails.count()
     return total, now
 
 
@@ -541,13 +545,15 @@ def drain(sink_file: Path, count: int, rows: list[Row]) -> None:
     from core.enums import EmailStatus
     from core.models import OutboundEmail
     from core.tasks import sweep_outbound_email
-    from winback.enums import OutreachStatus
+    from winback.enums import OutreachChannel, OutreachStatus
     from winback.models import Outreach
     from winback.tasks import dispatch_outreach
 
     total, due_at = plan_drain(count)
     log(f"outreach drain: {total:,} win-back emails due")
-    rows_due = Outreach.objects.filter(status=OutreachStatus.SCHEDULED, due_at__lte=due_at)
+    rows_due = Outreach.objects.filter(
+        status=OutreachStatus.SCHEDULED, due_at__lte=due_at, channel=OutreachChannel.EMAIL
+    )
     due_ids = list(rows_due.values_list("pk", flat=True))
     beat = settings.CELERY_BEAT_SCHEDULE
     every = beat["winback-dispatch-outreach"]["schedule"].total_seconds()
@@ -564,11 +570,11 @@ def drain(sink_file: Path, count: int, rows: list[Row]) -> None:
             sweep_outbound_email.delay()
             next_email_sweep = time.monotonic() + email_every
         # Cheap to ask every second (a list of 100,000 ids in the query cost as much CPU as a
-        # worker): the rows due by then, still to claim or with their email not yet sent.
-        # A row the frequency cap postpones moves past ``due_at`` and stops counting.
+        # worker): the rows due by then still to claim, and the emails made since the drain
+        # began not yet sent. A row the frequency cap postpones moves past ``due_at``.
         waiting = rows_due.count() + (
-            Outreach.objects.filter(
-                due_at__lte=due_at, email__status__in=[EmailStatus.PENDING, EmailStatus.SENDING]
+            OutboundEmail.objects.filter(
+                created_at__gte=started_at, status__in=[EmailStatus.PENDING, EmailStatus.SENDING]
             ).count()
         )
         if not waiting:
