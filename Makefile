@@ -7,7 +7,7 @@ REQS := requirements.txt requirements-dev.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tack
 
-.PHONY: install run test stress lint fmt messages services browser bench
+.PHONY: install run test coverage stress lint fmt messages services browser bench
 
 install: $(STAMP)
 
@@ -35,6 +35,10 @@ test: install services browser
 	@export DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)}; \
 	echo "Testing against $${DATABASE_URL%%\?*} (PostgreSQL) and Redis at $${TEST_REDIS_URL:-redis://127.0.0.1:6379}"; \
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The whole suite with a coverage report (about 40% slower, so not part of make test).
+coverage:
+	$(MAKE) test PYTEST_ARGS="--cov --cov-report=term:skip-covered $(PYTEST_ARGS)"
 
 # The fault suite alone, with many worker-kill trials (make test runs 5).
 stress: install services
