@@ -95,16 +95,7 @@ def database_name(url: str) -> str:
 
 def admin_sql(url: str, sql: str) -> list[tuple]:
     """Run one statement on the server's ``postgres`` database (outside any transaction)."""
-    import psycopg2
-
-    connection = psycopg2.connect(with_database(url, "postgres"))
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-            return cursor.fetchall() if cursor.description else []
-    finally:
-        connection.close()
+    return query(with_database(url, "postgres"), sql)
 
 
 def query(url: str, sql: str, params=None) -> list[tuple]:

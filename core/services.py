@@ -150,9 +150,7 @@ def email_queue(
     if created:
         from core.tasks import send_outbound_email
 
-        enqueue_on_commit(
-            send_outbound_email, email.pk, unpublished=OutboundEmail.objects.filter(pk=email.pk)
-        )
+        enqueue_on_commit(send_outbound_email, email.pk, model=OutboundEmail)
     return email
 
 
@@ -203,11 +201,7 @@ def email_send_batch(*, emails: list[OutboundEmail], time_budget: float) -> tupl
                     pk__in=[e.pk for e in emails[index:]], status=EmailStatus.PENDING, attempts=0
                 ).update(next_attempt_at=timezone.now())
                 break
-            now = timezone.now()
-            claimed = OutboundEmail.objects.filter(
-                Q(next_attempt_at__lte=now) | Q(attempts=0), pk=email.pk, status=EmailStatus.PENDING
-            ).update(status=EmailStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
-            if not claimed:
+            if not _email_claim(email.pk, early_first_attempt=True):
                 continue
             email.attempts += 1
             # A no-op while open; opens again after a failure closed it (if that fails
@@ -228,17 +222,27 @@ def _retry_delay(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** (attempts - 1), 60))
 
 
+def _email_claim(email_id: int, *, early_first_attempt: bool = False) -> bool:
+    """Take a pending email that is due (or, with ``early_first_attempt``, never tried yet)
+    for this process: a conditional update, so two senders never both send it."""
+    now = timezone.now()
+    due = Q(next_attempt_at__lte=now)
+    if early_first_attempt:
+        due |= Q(attempts=0)
+    return bool(
+        OutboundEmail.objects.filter(due, pk=email_id, status=EmailStatus.PENDING).update(
+            status=EmailStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
+        )
+    )
+
+
 def email_send(*, email_id: int, connection=None) -> bool:
     """Send one outbox email if it is due and nobody else has claimed it.
 
     Returns True if this call sent it. A failure is recorded and retried with backoff
     by the sweep, and marked failed after ``TACK_EMAIL_MAX_ATTEMPTS``.
     """
-    now = timezone.now()
-    claimed = OutboundEmail.objects.filter(
-        pk=email_id, status=EmailStatus.PENDING, next_attempt_at__lte=now
-    ).update(status=EmailStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
-    if not claimed:
+    if not _email_claim(email_id):
         return False
     return email_deliver(email=OutboundEmail.objects.get(pk=email_id), connection=connection)
 
@@ -292,9 +296,7 @@ def email_retry(*, email_id: int) -> bool:
         if updated:
             from core.tasks import send_outbound_email
 
-            enqueue_on_commit(
-                send_outbound_email, email_id, unpublished=OutboundEmail.objects.filter(pk=email_id)
-            )
+            enqueue_on_commit(send_outbound_email, email_id, model=OutboundEmail)
     return bool(updated)
 
 

@@ -2,35 +2,35 @@
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from celery import Task
 from django.db import DatabaseError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from kombu.exceptions import OperationalError
 
 logger = logging.getLogger(__name__)
 
 
-def enqueue_on_commit(task: Task, *args: Any, unpublished: QuerySet | None = None) -> None:
-    """Publish ``task(*args)`` once the current transaction commits.
+def enqueue_on_commit(task: Task, rows: int | list[int], *, model: type[Model]) -> None:
+    """Publish ``task(rows)`` once the current transaction commits; ``rows`` is the primary
+    key (or the list of keys) of the ``model`` rows the task works from.
 
     If the broker is unreachable the publish is dropped with a warning: every task we
-    enqueue works from a database row that a periodic sweep re-enqueues, so nothing is lost.
-    ``unpublished`` (that row) is then marked as not enqueued, so the first sweep after the
-    broker is back publishes it at once rather than after its requeue window.
+    enqueue works from database rows that a periodic sweep re-enqueues, so nothing is lost.
+    Those rows are then marked as not enqueued (``enqueued_at``), so the first sweep after
+    the broker is back publishes them at once rather than after their requeue window.
     """
 
     def publish() -> None:
         try:
-            task.apply_async(args=args)
+            task.apply_async(args=[rows])
         except (OperationalError, ConnectionError, OSError) as exc:
-            logger.warning("broker unavailable, %s%r left for the sweep: %s", task.name, args, exc)
-            if unpublished is not None:
-                try:
-                    unpublished.update(enqueued_at=None)
-                except DatabaseError as db_exc:  # the requeue window still covers it
-                    logger.warning("could not mark %s%r unpublished: %s", task.name, args, db_exc)
+            logger.warning("broker down, %s(%r) left for the sweep: %s", task.name, rows, exc)
+            keys = rows if isinstance(rows, list) else [rows]
+            try:
+                model.objects.filter(pk__in=keys).update(enqueued_at=None)
+            except DatabaseError as db_exc:  # the requeue window still covers them
+                logger.warning("could not mark %s(%r) unpublished: %s", task.name, rows, db_exc)
 
     transaction.on_commit(publish)
 
@@ -62,10 +62,8 @@ def claim_and_enqueue(
             due.model.objects.filter(pk__in=ids).update(enqueued_at=now)
             if per_task:
                 for start in range(0, len(ids), per_task):
-                    chunk = ids[start : start + per_task]
-                    unpublished = due.model.objects.filter(pk__in=chunk)
-                    enqueue_on_commit(task, chunk, unpublished=unpublished)
+                    enqueue_on_commit(task, ids[start : start + per_task], model=due.model)
             else:
                 for pk in ids:
-                    enqueue_on_commit(task, pk, unpublished=due.model.objects.filter(pk=pk))
+                    enqueue_on_commit(task, pk, model=due.model)
     return ids

@@ -166,11 +166,7 @@ def _write_event(
     from core.tasks import deliver_webhook
 
     for delivery in deliveries:
-        enqueue_on_commit(
-            deliver_webhook,
-            delivery.pk,
-            unpublished=WebhookDelivery.objects.filter(pk=delivery.pk),
-        )
+        enqueue_on_commit(deliver_webhook, delivery.pk, model=WebhookDelivery)
     return event_id
 
 
@@ -398,9 +394,7 @@ def webhook_redeliver(*, delivery_id: int, now: datetime | None = None) -> bool:
     if updated:
         from core.tasks import deliver_webhook
 
-        enqueue_on_commit(
-            deliver_webhook, delivery_id, unpublished=WebhookDelivery.objects.filter(pk=delivery_id)
-        )
+        enqueue_on_commit(deliver_webhook, delivery_id, model=WebhookDelivery)
     return bool(updated)
 
 

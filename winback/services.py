@@ -246,23 +246,30 @@ def _contact_window_passed(outreach: Outreach, customer: Customer, now: datetime
 
 
 def is_suppressed(customer: Customer) -> bool:
-    hashed = links.email_hash(customer.email)
-    return Suppression.objects.filter(
-        Q(customer=customer) | (Q(email_hash=hashed) & ~Q(email_hash=""))
-    ).exists()
+    return customer.pk in suppressed_among([customer])
 
 
-def skip_reason(
-    *, outreach: Outreach, customer: Customer, now: datetime, suppressed: bool | None = None
-) -> str:
-    """Why this contact must not be made now ('' when it may). ``suppressed`` is
-    ``is_suppressed(customer)`` when the caller has looked it up already."""
+def suppressed_among(customers: list[Customer]) -> set[int]:
+    """The ids of those customers who unsubscribed, by customer or by email hash (which
+    outlives an erased customer), in one query."""
+    hashes = {customer.pk: links.email_hash(customer.email) for customer in customers}
+    rows = Suppression.objects.filter(
+        Q(customer_id__in=hashes) | Q(email_hash__in=set(hashes.values()) - {""})
+    ).values_list("customer_id", "email_hash")
+    by_customer = {customer_id for customer_id, _ in rows}
+    by_hash = {hashed for _, hashed in rows} - {""}
+    return {pk for pk, hashed in hashes.items() if pk in by_customer or hashed in by_hash}
+
+
+def skip_reason(*, outreach: Outreach, customer: Customer, now: datetime, suppressed: bool) -> str:
+    """Why this contact must not be made now ('' when it may); ``suppressed`` is whether
+    the customer unsubscribed (``suppressed_among``)."""
     campaign, lost = outreach.campaign, outreach.lost_customer
     if not campaign.runs_on(timezone.localdate(now)):
         return "campaign_not_running"
     if lost.came_back_at is not None or lost.subscription.status != SubscriptionStatus.CANCELLED:
         return "came_back"
-    if is_suppressed(customer) if suppressed is None else suppressed:
+    if suppressed:
         return "unsubscribed"
     if campaign.consent_basis == ConsentBasis.CONSENT and not customer.marketing_consent:
         return "no_consent"
@@ -282,65 +289,10 @@ class SendResult:
 
 
 def outreach_send(*, outreach_id: int, now: datetime | None = None) -> SendResult:
-    """Make one planned contact, at most once.
-
-    Under a lock on the customer (so two campaigns' contacts cannot both pass the cap), it
-    re-checks consent, suppression and comeback, postpones a contact the frequency cap does
-    not allow yet, and otherwise claims the row (SCHEDULED → QUEUED, a conditional update)
-    in the same transaction as the email in the outbox or the call in the agents' queue.
-    """
-    now = now or timezone.now()
-    with transaction.atomic():
-        customer_id = (
-            Outreach.objects.filter(pk=outreach_id, status=OutreachStatus.SCHEDULED)
-            .values_list("customer_id", flat=True)
-            .first()
-        )
-        if customer_id is None:
-            return SendResult("gone")
-        customer = Customer.objects.select_for_update().get(pk=customer_id)
-        outreach = (
-            Outreach.objects.select_for_update(of=("self",))
-            .select_related("campaign", "lost_customer__subscription", "lost_customer__reason")
-            .get(pk=outreach_id)
-        )
-        if outreach.status != OutreachStatus.SCHEDULED:
-            return SendResult("gone")
-        if outreach.due_at > now:
-            Outreach.objects.filter(pk=outreach_id).update(enqueued_at=None)
-            return SendResult("not_due")
-        reason = skip_reason(outreach=outreach, customer=customer, now=now)
-        if reason:
-            Outreach.objects.filter(pk=outreach_id).update(
-                status=OutreachStatus.SKIPPED, skip_reason=reason
-            )
-            return SendResult("skipped", reason)
-        cap = timedelta(days=settings.TACK_WINBACK_FREQUENCY_CAP_DAYS)
-        last_contact = (
-            Outreach.objects.filter(
-                customer=customer, status__in=IN_FLIGHT, contacted_at__gt=now - cap
-            )
-            .order_by("-contacted_at")
-            .values_list("contacted_at", flat=True)
-            .first()
-        )
-        if last_contact is not None:
-            Outreach.objects.filter(pk=outreach_id).update(
-                due_at=last_contact + cap, enqueued_at=None
-            )
-            return SendResult("postponed", (last_contact + cap).isoformat())
-        claimed = Outreach.objects.filter(pk=outreach_id, status=OutreachStatus.SCHEDULED).update(
-            status=OutreachStatus.QUEUED, contacted_at=now
-        )
-        if claimed != 1:
-            return SendResult("gone")
-        changes_mark(kind=ChangeKind.LOST_CUSTOMER, ids=[outreach.lost_customer_id])
-        outreach.customer = customer
-        if outreach.channel == OutreachChannel.EMAIL:
-            _queue_email(outreach)
-        else:
-            _queue_call(outreach, now)
-    return SendResult("queued")
+    """Make one planned contact, at most once (see ``_outreach_make``); its email is sent by
+    the outbox's own task after commit."""
+    results, _ = _outreach_make([outreach_id], now or timezone.now(), send_here=False)
+    return results[outreach_id]
 
 
 @dataclass(frozen=True)
@@ -351,36 +303,42 @@ class BatchResult:
 
 
 def outreach_send_batch(*, outreach_ids: list[int], now: datetime | None = None) -> BatchResult:
-    """Make a batch of planned contacts, each at most once, and send the emails over one
-    SMTP connection.
+    """Make a batch of planned contacts, each at most once (one transaction, a few set-based
+    queries: see ``_outreach_make``), then send the emails over one SMTP connection.
 
-    One transaction makes the whole batch as ``outreach_send`` makes one contact (the
-    customers locked, consent, suppression, comeback and the frequency cap checked again,
-    the rows claimed SCHEDULED → QUEUED with their emails written to the outbox), with a
-    few set-based queries instead of a dozen per row. After commit the outbox sends the
-    emails one by one over one connection, each claimed and marked sent in its own short
-    write (``email_send_batch``): a crash leaves the email in flight to the outbox lease
-    and the others pending for the outbox sweep, as for any outbox email. Rows already
-    handled (a redelivered task) are left alone.
+    After commit the outbox sends the emails one by one over one connection, each claimed
+    and marked sent in its own short write (``email_send_batch``): a crash leaves the email
+    in flight to the outbox lease and the others pending for the outbox sweep, as for any
+    outbox email. Rows already handled (a redelivered task) are left alone.
     """
     now = now or timezone.now()
     started = time.monotonic()
-    emails, other = _outreach_make_batch(outreach_ids, now)
+    _, emails = _outreach_make(outreach_ids, now, send_here=True)
     budget = settings.TACK_WINBACK_BATCH_SECONDS - (time.monotonic() - started)
     sent, failed = email_send_batch(emails=emails, time_budget=budget)
-    return BatchResult(sent, failed, other + len(emails) - sent - failed)
+    return BatchResult(sent, failed, len(outreach_ids) - sent - failed)
 
 
 @transaction.atomic
-def _outreach_make_batch(outreach_ids: list[int], now: datetime) -> tuple[list, int]:
-    """The contacts in ``outreach_ids`` that may be made now, made (see outreach_send_batch);
-    returns the outbox emails written and how many rows were not emailed."""
+def _outreach_make(
+    outreach_ids: list[int], now: datetime, *, send_here: bool
+) -> tuple[dict[int, SendResult], list[OutboundEmail]]:
+    """Make the contacts in ``outreach_ids`` that may be made now.
+
+    Under locks on the customers (so two campaigns' contacts cannot both pass the cap; taken
+    in pk order, so two batches sharing customers cannot deadlock) it re-checks consent,
+    suppression and comeback, postpones a contact the frequency cap does not allow yet, and
+    otherwise claims the row (SCHEDULED → QUEUED) in the same transaction as the email in
+    the outbox or the call in the agents' queue. With ``send_here`` the caller sends the
+    emails itself right after commit (``email_queue_many``); else each is published to the
+    outbox's send task. Returns each row's outcome and the outbox emails written.
+    """
+    results = dict.fromkeys(outreach_ids, SendResult("gone"))
     customer_ids = set(
         Outreach.objects.filter(pk__in=outreach_ids, status=OutreachStatus.SCHEDULED).values_list(
             "customer_id", flat=True
         )
     )
-    # Customers in pk order: two batches sharing customers cannot deadlock.
     customers = {
         customer.pk: customer
         for customer in Customer.objects.select_for_update()
@@ -393,13 +351,7 @@ def _outreach_make_batch(outreach_ids: list[int], now: datetime) -> tuple[list, 
         .filter(pk__in=outreach_ids, status=OutreachStatus.SCHEDULED, customer_id__in=customers)
         .order_by("due_at", "pk")
     )
-    hashes = {links.email_hash(customer.email) for customer in customers.values()} - {""}
-    suppressed_customers, suppressed_hashes = set(), set()
-    for customer_id, hashed in Suppression.objects.filter(
-        Q(customer_id__in=customers) | Q(email_hash__in=hashes)
-    ).values_list("customer_id", "email_hash"):
-        suppressed_customers.add(customer_id)
-        suppressed_hashes.add(hashed)
+    suppressed = suppressed_among(list(customers.values()))
     cap = timedelta(days=settings.TACK_WINBACK_FREQUENCY_CAP_DAYS)
     last_contact = dict(
         Outreach.objects.filter(
@@ -414,21 +366,24 @@ def _outreach_make_batch(outreach_ids: list[int], now: datetime) -> tuple[list, 
         customer = customers[outreach.customer_id]
         if outreach.due_at > now:
             not_due.append(outreach.pk)
+            results[outreach.pk] = SendResult("not_due")
             continue
-        suppressed = customer.pk in suppressed_customers or (
-            links.email_hash(customer.email) in suppressed_hashes - {""}
+        reason = skip_reason(
+            outreach=outreach, customer=customer, now=now, suppressed=customer.pk in suppressed
         )
-        reason = skip_reason(outreach=outreach, customer=customer, now=now, suppressed=suppressed)
         if reason:
             skipped[reason].append(outreach.pk)
+            results[outreach.pk] = SendResult("skipped", reason)
             continue
         if customer.pk in last_contact:
             next_at = last_contact[customer.pk] + cap
             Outreach.objects.filter(pk=outreach.pk).update(due_at=next_at, enqueued_at=None)
+            results[outreach.pk] = SendResult("postponed", next_at.isoformat())
             continue
         last_contact[customer.pk] = now  # a second row for this customer waits for the cap
         outreach.customer = outreach.lost_customer.customer = customer
         claimed.append(outreach)
+        results[outreach.pk] = SendResult("queued")
     Outreach.objects.filter(pk__in=not_due).update(enqueued_at=None)
     for reason, ids in skipped.items():
         Outreach.objects.filter(pk__in=ids).update(
@@ -438,21 +393,19 @@ def _outreach_make_batch(outreach_ids: list[int], now: datetime) -> tuple[list, 
         status=OutreachStatus.QUEUED, contacted_at=now
     )
     changes_mark(kind=ChangeKind.LOST_CUSTOMER, ids=[o.lost_customer_id for o in claimed])
-    emails = []
+    by_email = [o for o in claimed if o.channel == OutreachChannel.EMAIL]
     for outreach in claimed:
-        if outreach.channel == OutreachChannel.EMAIL:
-            emails.append(_outbox_email(outreach))
-        else:
+        if outreach.channel != OutreachChannel.EMAIL:
             _queue_call(outreach, now)
-    emails = email_queue_many(emails=emails)
-    for outreach, email in zip(
-        [o for o in claimed if o.channel == OutreachChannel.EMAIL], emails, strict=True
-    ):
+    outbox = [_outbox_email(outreach) for outreach in by_email]
+    if send_here:
+        emails = email_queue_many(emails=outbox)
+    else:
+        emails = [email_queue(**email) for email in outbox]
+    for outreach, email in zip(by_email, emails, strict=True):
         outreach.email, outreach.language = email, outreach.customer.locale or "en"
-    Outreach.objects.bulk_update(
-        [o for o in claimed if o.channel == OutreachChannel.EMAIL], ["email", "language"]
-    )
-    return emails, len(outreach_ids) - len(emails)
+    Outreach.objects.bulk_update(by_email, ["email", "language"])
+    return results, emails
 
 
 def _outbox_email(outreach: Outreach) -> dict:
@@ -479,13 +432,6 @@ def _outbox_email(outreach: Outreach) -> dict:
         },
         "customer": customer,
     }
-
-
-def _queue_email(outreach: Outreach) -> None:
-    email = email_queue(**_outbox_email(outreach))
-    Outreach.objects.filter(pk=outreach.pk).update(
-        email=email, language=outreach.customer.locale or "en"
-    )
 
 
 def _queue_call(outreach: Outreach, now: datetime) -> None:
