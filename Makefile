@@ -1,11 +1,17 @@
 # Tack — two commands do all the set-up: `make run` and `make test`.
 SHELL := /bin/bash
+# Python caches compiled modules (and pytest its rewritten tests) in __pycache__; an
+# environment that turns that off makes every test process and every worker or server a
+# test starts compile the whole project again.
+unexport PYTHONDONTWRITEBYTECODE
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 REQS := requirements.txt requirements-dev.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tack
+# Test processes (pytest-xdist). More than the cores: many tests wait on workers and servers.
+TEST_WORKERS ?= 4
 
 .PHONY: install run test coverage stress lint fmt messages services browser bench
 
@@ -34,7 +40,7 @@ browser:
 test: install services browser
 	@export DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)}; \
 	echo "Testing against $${DATABASE_URL%%\?*} (PostgreSQL) and Redis at $${TEST_REDIS_URL:-redis://127.0.0.1:6379}"; \
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The whole suite with a coverage report (about 40% slower, so not part of make test).
 coverage:
@@ -43,7 +49,7 @@ coverage:
 # The fault suite alone, with many worker-kill trials (make test runs 5).
 stress: install services
 	@export DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)}; \
-	TACK_STRESS_TRIALS=$${TACK_STRESS_TRIALS:-30} $(BIN)/pytest tests/faults $(PYTEST_ARGS)
+	TACK_STRESS_TRIALS=$${TACK_STRESS_TRIALS:-30} $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal tests/faults $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# `make run`: migrate, load demo data if the database is empty, and serve on 127.0.0.1:8000.
+# `make run`: migrate, load demo data if the database is empty, and serve on 127.0.0.1:$PORT
+# (default 8000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
+PORT="${PORT:-8000}"
+case "$PORT" in
+  ''|*[!0-9]*) echo "Tack: PORT must be a port number, not '$PORT'." >&2; exit 2 ;;
+esac
+# Links in emails and API answers point at this server unless configured otherwise.
+export TACK_PUBLIC_BASE_URL="${TACK_PUBLIC_BASE_URL:-http://127.0.0.1:$PORT}"
 
 if [ -z "${DATABASE_URL:-}" ]; then
   echo "Tack: no DATABASE_URL set — using the embedded SQLite database (db.sqlite3)."
@@ -44,5 +51,5 @@ if [ "$START_WORKERS" = 1 ]; then
   echo "Tack: worker and beat logs are in run/."
 fi
 
-echo "Tack: serving on http://127.0.0.1:8000 (admin: http://127.0.0.1:8000/admin/)"
-$PY manage.py runserver 127.0.0.1:8000
+echo "Tack: serving on http://127.0.0.1:$PORT (admin: http://127.0.0.1:$PORT/admin/; another port: PORT=8001 make run)"
+$PY manage.py runserver "127.0.0.1:$PORT"

@@ -1,6 +1,7 @@
 import email
 import email.policy
 import json
+import os
 import socket
 import threading
 import time
@@ -11,7 +12,49 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.services import api_key_create
+from tests.databases import clone_database, drop_database
 from tests.factories import make_agent, make_manager, make_user
+
+# --- The run as a whole --------------------------------------------------------------------
+
+_figures: dict[str, list[str]] = {}
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked slow first (a stable sort), so that with pytest-xdist the long ones
+    start at once and the short ones fill the gaps, instead of one long test at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def pytest_runtest_logreport(report):
+    """Figures a test leaves in ``user_properties`` (fault injection counts, screenshots):
+    the report carries them from whichever pytest-xdist worker ran the test."""
+    if report.when == "call":
+        for name, value in report.user_properties:
+            _figures.setdefault(name, []).append(value)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if "fault injection" in _figures:
+        terminalreporter.section("fault injection")
+        for line in _figures["fault injection"]:
+            terminalreporter.write_line(line)
+    if "screenshots" in _figures:
+        folder = os.path.commonpath(_figures["screenshots"])
+        terminalreporter.write_line(
+            f"Browser journeys: {len(_figures['screenshots'])} screenshots saved under {folder}"
+        )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """This process's own database, cloned from a migrated template (tests/databases.py)
+    instead of migrated again by every pytest-xdist worker."""
+    with django_db_blocker.unblock():
+        names = clone_database()
+    yield
+    with django_db_blocker.unblock():
+        drop_database(*names)
 
 
 @pytest.fixture

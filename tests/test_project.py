@@ -138,3 +138,61 @@ def test_postgresql_jit_is_off_for_our_connections():
     with connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         assert cursor.fetchone()[0] == "off"
+
+
+@pytest.mark.slow
+def test_make_run_serves_demo_data_on_the_port_it_is_given(tmp_path):
+    """`make run` on SQLite with eager tasks (no DATABASE_URL's server, no Redis), on PORT."""
+    import shutil
+    import signal
+    import urllib.request
+
+    from tests.conftest import free_port
+    from tests.helpers import wait_until
+
+    port = free_port()
+    # No msgfmt on the PATH: the script then uses the committed translations instead of
+    # compiling them in the checkout that other tests are reading.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "dirname"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "SECRET", "REDIS", "DATABASE", "TACK_"))
+    }
+    env.update(
+        PATH=str(bin_dir),
+        PORT=str(port),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}",
+        DEMO_CUSTOMERS="40",
+    )
+    log = tmp_path / "run.log"
+    process = subprocess.Popen(
+        ["scripts/run.sh"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+    def healthy() -> bool:
+        assert process.poll() is None, log.read_text()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                return answer.status == 200
+        except OSError:
+            return False
+
+    try:
+        wait_until(healthy, timeout=120, interval=0.5)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=5) as page:
+            assert page.status == 200
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    output = log.read_text()
+    assert f"serving on http://127.0.0.1:{port}" in output
+    assert "no REDIS_URL set" in output and "GNU gettext not found" in output

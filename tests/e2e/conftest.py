@@ -27,7 +27,6 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 PASSWORD = "correct horse battery staple"  # tests/factories.make_user's
-_saved: list[Path] = []
 
 
 @pytest.fixture(scope="package")
@@ -101,8 +100,8 @@ def page(open_page):
 class Screenshots:
     """``shots("offers")`` saves ``test-artifacts/e2e/<lang>/<journey>/02-offers.png``."""
 
-    def __init__(self, page, folder: Path):
-        self.page, self.folder, self.count = page, folder, 0
+    def __init__(self, page, folder: Path, item: pytest.Item):
+        self.page, self.folder, self.count, self.item = page, folder, 0, item
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
 
@@ -110,14 +109,17 @@ class Screenshots:
         self.count += 1
         path = self.folder / f"{self.count:02d}-{re.sub(r'[^a-z0-9]+', '-', step.lower())}.png"
         self.page.screenshot(path=path, full_page=True)
-        _saved.append(path)
+        # Carried by the test's report, so pytest-xdist brings it from the worker.
+        self.item.user_properties.append(("screenshots", str(path)))
         return path
 
 
 @pytest.fixture
-def screenshots():
+def screenshots(request):
     """``screenshots(page, language, journey)`` gives the step recorder for that page."""
-    return lambda page, language, journey: Screenshots(page, ARTIFACTS / language / journey)
+    return lambda page, language, journey: Screenshots(
+        page, ARTIFACTS / language / journey, request.node
+    )
 
 
 def admin_login(page, user) -> None:
@@ -127,10 +129,3 @@ def admin_login(page, user) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/admin/")
-
-
-def pytest_terminal_summary(terminalreporter):
-    if _saved:
-        terminalreporter.write_line(
-            f"Browser journeys: {len(_saved)} screenshots saved under {ARTIFACTS}"
-        )

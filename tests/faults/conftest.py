@@ -36,19 +36,22 @@ from tests.conftest import CapturingSMTPHandler, free_port
 from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-FIGURES: list[str] = []
+
+
+_running: list[pytest.Item] = []
+
+
+@pytest.fixture(autouse=True)
+def _figures_item(request):
+    _running.append(request.node)
+    yield
+    _running.remove(request.node)
 
 
 def report(line: str) -> None:
-    """A figure shown in the summary at the end of the run (faults injected, counts)."""
-    FIGURES.append(line)
-
-
-def pytest_terminal_summary(terminalreporter):
-    if FIGURES:
-        terminalreporter.section("fault injection")
-        for line in FIGURES:
-            terminalreporter.write_line(line)
+    """A figure shown in the summary at the end of the run (faults injected, counts). It
+    travels with the test's report, so pytest-xdist brings it from the worker that ran it."""
+    _running[-1].user_properties.append(("fault injection", line))
 
 
 # --- Processes --------------------------------------------------------------------------

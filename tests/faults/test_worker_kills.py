@@ -9,7 +9,8 @@ not accepted by the far side (the connection is gone), so every email must reach
 exactly once and every webhook be accepted exactly once — none lost, none twice.
 
 ``TACK_STRESS_TRIALS`` sets the number of trials (default 5, about a minute here); e.g.
-``make stress`` runs 30.
+``make stress`` runs 30. They run as shards of ``TRIALS_PER_SHARD`` trials, each shard a test of
+its own (its own broker, SMTP server and receiver), so parallel test processes share them.
 """
 
 import os
@@ -47,6 +48,11 @@ from winback.models import Outreach
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 TRIALS = int(os.environ.get("TACK_STRESS_TRIALS", "5"))
+TRIALS_PER_SHARD = 3
+SHARDS = [
+    list(range(first, min(first + TRIALS_PER_SHARD, TRIALS)))
+    for first in range(0, TRIALS, TRIALS_PER_SHARD)
+]
 LEAVERS_PER_TRIAL = 5
 POINTS = ("smtp MAIL FROM", "smtp DATA", "webhook POST")
 
@@ -132,7 +138,11 @@ def state(killer: Killer) -> dict:
     }
 
 
+@pytest.mark.parametrize(
+    "trials", SHARDS, ids=[f"trials {shard[0] + 1}-{shard[-1] + 1}" for shard in SHARDS]
+)
 def test_workers_killed_repeatedly_lose_nothing_and_send_nothing_twice(
+    trials,
     campaigns,  # noqa: F811
     broker,
     receiver,
@@ -164,10 +174,11 @@ def test_workers_killed_repeatedly_lose_nothing_and_send_nothing_twice(
         )
     )
     receiver.on_post = lambda number: not killer.at("webhook POST")
-    rng = random.Random(int(os.environ.get("TACK_STRESS_SEED", "8")))
+    seed = int(os.environ.get("TACK_STRESS_SEED", "8"))
     started = time.monotonic()
     try:
-        for trial in range(TRIALS):
+        for trial in trials:
+            rng = random.Random(seed * 1000 + trial)
             first = trial % len(POINTS)
             plan = [
                 (POINTS[first], rng.randint(1, 4)),
@@ -207,19 +218,21 @@ def test_workers_killed_repeatedly_lose_nothing_and_send_nothing_twice(
     seconds = time.monotonic() - started
 
     dead = [worker for worker in killer.workers if worker.returncode == -9]
-    assert len(killer.kills) == len(dead) == 2 * TRIALS
+    assert len(killer.kills) == len(dead) == 2 * len(trials)
     assert Counter(killer.kills) == Counter(
-        POINTS[(trial + step) % len(POINTS)] for trial in range(TRIALS) for step in (0, 1)
+        POINTS[(trial + step) % len(POINTS)] for trial in trials for step in (0, 1)
     )
     # Email: every outbox row reached the server exactly once (its Message-ID names it).
     emails = OutboundEmail.objects.all()
-    assert emails.count() == 2 * LEAVERS_PER_TRIAL * TRIALS  # a receipt and a win-back each
+    assert emails.count() == 2 * LEAVERS_PER_TRIAL * len(trials)  # a receipt and a win-back each
     message_ids = Counter(message["Message-ID"] for message in smtp.messages)
     domain = "example.com"
     assert message_ids == Counter(
         f"<tack-{pk}@{domain}>" for pk in emails.values_list("pk", flat=True)
     )
-    assert due_outreach().filter(status=OutreachStatus.SENT).count() == LEAVERS_PER_TRIAL * TRIALS
+    assert due_outreach().filter(status=OutreachStatus.SENT).count() == LEAVERS_PER_TRIAL * len(
+        trials
+    )
     assert not due_outreach().exclude(status=OutreachStatus.SENT).exists()
     # Webhooks: every event accepted exactly once; the extra POSTs are the killed ones.
     accepted = Counter(post.event_id for post in receiver.accepted())
@@ -232,7 +245,7 @@ def test_workers_killed_repeatedly_lose_nothing_and_send_nothing_twice(
     resent = emails.filter(attempts=2).count()
     assert resent == smtp_kills and not emails.filter(attempts__gt=2).exists()
     report(
-        f"worker kills: {TRIALS} trials, {len(killer.kills)} SIGKILLs ({dict(Counter(killer.kills))}), "
+        f"worker kills: trials {trials[0] + 1}-{trials[-1] + 1} of {TRIALS}, {len(killer.kills)} SIGKILLs ({dict(Counter(killer.kills))}), "
         f"{len(killer.workers)} workers started; {len(smtp.messages)}/{emails.count()} emails "
         f"received once each ({resent} sent again after their worker died), "
         f"{sum(accepted.values())}/{WebhookDelivery.objects.count()} webhooks accepted once "

@@ -75,6 +75,7 @@ def test_every_table_downloads_as_csv(client, manager, book):
     assert client.get(URL, {"csv": "nope"}).status_code == 404
 
 
+@pytest.mark.slow
 def test_a_page_load_costs_the_same_queries_with_ten_rows_or_a_hundred_thousand(
     client, manager, django_assert_max_num_queries, book, plans
 ):

@@ -36,7 +36,7 @@ from winback import services as winback_services
 from winback.enums import OutreachStatus
 from winback.models import Campaign, LostCustomer, Outreach
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 ROLLUP_MODELS = (CaseDay, CaseMix, OfferMix, FunnelDay, OutreachMix, OutreachDay)
 WEB = Actor.customer()

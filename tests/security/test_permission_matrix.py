@@ -431,9 +431,16 @@ def answered(response, expected) -> bool:
     return response.status_code == expected
 
 
-def test_admin_model_pages(client, world):
+ADMIN_MODEL_SHARDS = 4
+
+
+# In shards, so that parallel workers share the work; together they cover every model.
+@pytest.mark.slow
+@pytest.mark.parametrize("shard", range(ADMIN_MODEL_SHARDS))
+def test_admin_model_pages(client, world, shard):
     wrong = []
-    for model in admin.site._registry:
+    models = sorted(admin.site._registry, key=lambda model: model._meta.label_lower)
+    for model in models[shard::ADMIN_MODEL_SHARDS]:
         label = model._meta.label_lower
         info = (model._meta.app_label, model._meta.model_name)
         obj = world.objects[label]

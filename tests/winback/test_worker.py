@@ -134,6 +134,7 @@ def publishing():
     app.conf.task_always_eager = True
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_batch_loses_no_email_and_sends_none_twice(
     campaigns, publishing, settings, tmp_path
 ):

@@ -1,0 +1,101 @@
+"""One migrated template database per set of migrations, cloned for every test process.
+
+Migrating takes several seconds; ``CREATE DATABASE … TEMPLATE`` a fraction of one. The first
+process (of a run, or of any run since the migrations last changed) migrates
+``test_<name>_template_<digest>`` under a file lock; every pytest-xdist worker then clones it
+into its own database (``test_<name>_gw0`` …) and drops that clone when it ends. The digest
+covers every migration file and the Django version, so a changed migration makes a new
+template and the stale one is dropped.
+"""
+
+import fcntl
+import hashlib
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import django
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def migrations_digest() -> str:
+    digest = hashlib.sha1(django.get_version().encode(), usedforsecurity=False)
+    for path in sorted(ROOT.glob("*/migrations/*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+@contextmanager
+def _server_lock(base_name: str):
+    """One process at a time creates or clones templates on this database server."""
+    host = connection.settings_dict.get("HOST") or "local"
+    port = connection.settings_dict.get("PORT") or "5432"
+    path = Path(tempfile.gettempdir()) / f"tack-testdb-{host}-{port}-{base_name}.lock"
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _existing(prefix: str) -> list[str]:
+    with connection.creation._nodb_cursor() as cursor:
+        cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [prefix + "%"])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _make_template(template: str, stale: list[str]) -> None:
+    with connection.creation._nodb_cursor() as cursor:
+        for name in stale:
+            cursor.execute(f"DROP DATABASE IF EXISTS {_quote(name)}")
+    test_settings = connection.settings_dict.setdefault("TEST", {})
+    target = test_settings.get("NAME")
+    test_settings["NAME"] = template + "_partial"
+    try:
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    finally:
+        test_settings["NAME"] = target
+    connection.close()
+    # Renamed only once whole, so an interrupted migration never passes for a template.
+    with connection.creation._nodb_cursor() as cursor:
+        cursor.execute(
+            f"ALTER DATABASE {_quote(template + '_partial')} RENAME TO {_quote(template)}"
+        )
+
+
+def clone_database() -> tuple[str, str]:
+    """Point the default connection at a fresh clone of the template; returns
+    (original name, clone name) for ``drop_database``."""
+    original = connection.settings_dict["NAME"]
+    target = connection.creation._get_test_db_name()
+    prefix = f"test_{original}_template_"
+    template = prefix + migrations_digest()
+    with _server_lock(original):
+        existing = _existing(prefix)
+        if template not in existing:
+            _make_template(template, stale=existing)
+            connection.settings_dict["NAME"] = original
+        with connection.creation._nodb_cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {_quote(target)} WITH (FORCE)")
+            cursor.execute(f"CREATE DATABASE {_quote(target)} TEMPLATE {_quote(template)}")
+    connection.close()
+    settings.DATABASES[connection.alias]["NAME"] = target
+    connection.settings_dict["NAME"] = target
+    return original, target
+
+
+def drop_database(original: str, target: str) -> None:
+    connection.close()
+    settings.DATABASES[connection.alias]["NAME"] = original
+    connection.settings_dict["NAME"] = original
+    with connection.creation._nodb_cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {_quote(target)} WITH (FORCE)")
