@@ -12,16 +12,12 @@ from django.utils.translation import gettext_lazy as _
 
 from cancellations import emails, selectors
 from cancellations.enums import (
-    CallbackSource,
-    CallbackStatus,
-    CallbackWindow,
     CaseChannel,
     CaseOutcome,
     CaseStepKind,
     OfferKind,
 )
 from cancellations.models import (
-    CallbackRequest,
     CancellationCase,
     CaseStep,
     ExitReason,
@@ -33,6 +29,10 @@ from core.dates import add_months
 from core.enums import ChangeKind, WebhookEventType
 from core.errors import ConflictError, TackError
 from core.webhooks import webhook_subscribers
+from desk import selectors as desk_selectors
+from desk import services as desk_services
+from desk.enums import CallbackSource, CallbackWindow
+from desk.models import CallbackRequest
 from subscriptions import services as subscription_services
 from subscriptions.actors import Actor
 from subscriptions.enums import Channel, SubscriptionStatus
@@ -285,11 +285,11 @@ def offer_accept(
     if offer.kind == OfferKind.CALLBACK:
         if selectors.pending_callback(case=case) is None:
             due_at, window = _callback_due(options, now)
-            CallbackRequest.objects.create(
+            desk_services.callback_request(
                 customer=case.customer,
                 subscription=case.subscription,
-                case=case,
                 source=CallbackSource.CANCELLATION,
+                source_ref=case.pk,
                 due_at=due_at,
                 window=window,
                 reason=case.reason.label_en if case.reason else "",
@@ -317,8 +317,8 @@ def offer_accept(
 
 
 def _close_callbacks(case: CancellationCase, now: datetime, *, note: str) -> None:
-    case.callbacks.filter(status__in=[CallbackStatus.OPEN, CallbackStatus.IN_PROGRESS]).update(
-        status=CallbackStatus.DONE, closed_at=now, outcome_note=note
+    desk_services.callbacks_close_for(
+        sources=selectors.CASE_CALL_SOURCES, source_ref=case.pk, note=note, now=now
     )
 
 
@@ -416,7 +416,7 @@ def cases_abandon_stale(*, now: datetime | None = None, batch_size: int = 5000) 
                 CancellationCase.objects.select_for_update(skip_locked=True)
                 .filter(outcome=CaseOutcome.OPEN, opened_at__lt=cutoff)
                 .filter(Q(follow_up_at__isnull=True) | Q(follow_up_at__lt=cutoff))
-                .exclude(callbacks__status__in=[CallbackStatus.OPEN, CallbackStatus.IN_PROGRESS])
+                .exclude(desk_selectors.has_pending_callback(sources=selectors.CASE_CALL_SOURCES))
                 .values_list("pk", flat=True)[:batch_size]
             )
             if not ids:
@@ -519,105 +519,17 @@ def phone_interview_log(
         case.follow_up_at = follow_up_at
         case.save(update_fields=["follow_up_at"])
         _step(case, CaseStepKind.FOLLOW_UP, actor, now, due_at=follow_up_at.isoformat())
-        CallbackRequest.objects.create(
+        desk_services.callback_request(
             customer=case.customer,
             subscription=case.subscription,
-            case=case,
             source=CallbackSource.FOLLOW_UP,
+            source_ref=case.pk,
             due_at=follow_up_at,
             reason=f"Follow-up: {reason.label_en}",
-            hints=case.notes[:2000],
+            hints=case.notes,
             assigned_to=agent,
         )
     if callback is not None:
-        callback_close(callback=callback, agent=agent, note=outcome, now=now)
+        desk_services.callback_close(callback=callback, agent=agent, note=outcome, now=now)
     case.refresh_from_db()
     return case
-
-
-# --- The callback queue --------------------------------------------------------------
-
-CALLBACK_MAX_ATTEMPTS = 3
-CALLBACK_RETRY_AFTER = timedelta(hours=2)
-
-
-def _lock_callback(callback: CallbackRequest) -> CallbackRequest:
-    return CallbackRequest.objects.select_for_update().get(pk=callback.pk)
-
-
-@transaction.atomic
-def callback_take_next(*, agent, now: datetime | None = None) -> CallbackRequest | None:
-    """Hand the agent the next due call: their own in-progress one first, else the earliest
-    due item that is unassigned or assigned to them. Two agents clicking at once never get
-    the same item (rows being taken are skipped, not waited for).
-    """
-    now = now or timezone.now()
-    mine = CallbackRequest.objects.filter(
-        assigned_to=agent, status=CallbackStatus.IN_PROGRESS
-    ).first()
-    if mine is not None:
-        return mine
-    item = (
-        CallbackRequest.objects.select_for_update(skip_locked=True)
-        .filter(status=CallbackStatus.OPEN, due_at__lte=now)
-        .filter(Q(assigned_to__isnull=True) | Q(assigned_to=agent))
-        .order_by("due_at", "pk")
-        .first()
-    )
-    if item is None:
-        return None
-    item.status = CallbackStatus.IN_PROGRESS
-    item.assigned_to = agent
-    item.attempts += 1
-    item.taken_at = now
-    item.save(update_fields=["status", "assigned_to", "attempts", "taken_at"])
-    return item
-
-
-@transaction.atomic
-def callback_assign(*, callback: CallbackRequest, to, by) -> CallbackRequest:
-    """Give an open item to an agent (an agent assigns to themselves, a manager to anyone)."""
-    callback = _lock_callback(callback)
-    if callback.status not in (CallbackStatus.OPEN, CallbackStatus.IN_PROGRESS):
-        raise CancellationError(_("This call is already closed."))
-    callback.assigned_to = to
-    callback.save(update_fields=["assigned_to"])
-    return callback
-
-
-@transaction.atomic
-def callback_no_answer(
-    *, callback: CallbackRequest, agent, now: datetime | None = None
-) -> CallbackRequest:
-    """Nobody answered: try again later, or give up after CALLBACK_MAX_ATTEMPTS attempts."""
-    now = now or timezone.now()
-    callback = _lock_callback(callback)
-    if callback.status not in (CallbackStatus.OPEN, CallbackStatus.IN_PROGRESS):
-        raise CancellationError(_("This call is already closed."))
-    attempts = max(callback.attempts, 1)
-    if attempts >= CALLBACK_MAX_ATTEMPTS:
-        callback.status = CallbackStatus.NO_ANSWER
-        callback.closed_at = now
-    else:
-        callback.status = CallbackStatus.OPEN
-        callback.due_at = now + CALLBACK_RETRY_AFTER
-    callback.attempts = attempts
-    callback.outcome_note = f"No answer ({attempts})"
-    callback.save()
-    return callback
-
-
-@transaction.atomic
-def callback_close(
-    *, callback: CallbackRequest, agent, note: str = "", now: datetime | None = None
-) -> CallbackRequest:
-    """The call took place. Closing a closed item changes nothing."""
-    callback = _lock_callback(callback)
-    if callback.status in (CallbackStatus.DONE, CallbackStatus.NO_ANSWER):
-        return callback
-    callback.status = CallbackStatus.DONE
-    callback.closed_at = now or timezone.now()
-    callback.assigned_to = callback.assigned_to or agent
-    callback.outcome_note = note[:500]
-    callback.save()
-    return callback

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.decorators import ratelimit
 
 from cancellations import links, selectors, services
-from cancellations.enums import CallbackWindow, CaseOutcome, OfferKind
+from cancellations.enums import CaseOutcome, OfferKind
 from cancellations.models import CancellationCase, ExitReason
 from core.customer_pages import (
     LANGUAGE_CODES,
@@ -28,6 +28,7 @@ from core.customer_pages import (
     with_language,
 )
 from core.errors import TackError
+from desk.enums import CallbackWindow
 from subscriptions.actors import Actor
 from subscriptions.enums import Channel, SubscriptionStatus
 

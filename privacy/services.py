@@ -16,10 +16,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from cancellations.models import CallbackRequest, CancellationCase
+from cancellations.models import CancellationCase
 from core.enums import EmailStatus, WebhookEventType
 from core.models import IdempotencyRecord, OutboundEmail
 from core.webhooks import webhook_publish
+from desk.models import CallbackRequest
+from desk.services import callback_texts_erase
 from privacy import selectors
 from privacy.enums import DataRightsAction
 from privacy.models import DataRightsLog
@@ -71,16 +73,6 @@ def _clear_case_texts(cases) -> dict[str, int]:
     return {
         "cases": cases.exclude(reason_text="", notes="").update(reason_text="", notes=""),
         "case_history": history.exclude(reason_text="", notes="").update(reason_text="", notes=""),
-    }
-
-
-def _clear_callback_texts(callbacks) -> dict[str, int]:
-    history = CallbackRequest.history.filter(id__in=callbacks.values("pk"))
-    return {
-        "callbacks": callbacks.exclude(hints="", outcome_note="").update(hints="", outcome_note=""),
-        "callback_history": history.exclude(hints="", outcome_note="").update(
-            hints="", outcome_note=""
-        ),
     }
 
 
@@ -149,7 +141,7 @@ def customer_erase(*, customer: Customer, actor: Actor) -> Erasure:
     case_ids = list(cases.values_list("pk", flat=True))
     cleared = {
         **_clear_case_texts(cases),
-        **_clear_callback_texts(CallbackRequest.objects.filter(customer=customer)),
+        **callback_texts_erase(callbacks=CallbackRequest.objects.filter(customer=customer)),
         "lost_customer_records": LostCustomer.objects.filter(customer=customer)
         .exclude(reason_text="")
         .update(reason_text=""),
@@ -210,7 +202,7 @@ def free_text_clear_expired(*, now: datetime | None = None) -> dict[str, int]:
             )
             .exclude(reason_text="")
             .update(reason_text=""),
-            **_clear_callback_texts(CallbackRequest.objects.filter(created_at__lt=cutoff)),
+            **callback_texts_erase(callbacks=CallbackRequest.objects.filter(created_at__lt=cutoff)),
             "outreach_notes": Outreach.objects.filter(created_at__lt=cutoff)
             .exclude(call_outcome="")
             .update(call_outcome=""),

@@ -4,8 +4,9 @@ import pytest
 from django.utils import timezone
 
 from cancellations.enums import CaseOutcome, OfferKind
-from cancellations.models import CallbackRequest, CancellationCase
+from cancellations.models import CancellationCase
 from core.models import OutboundEmail
+from desk.models import CallbackRequest
 from subscriptions.enums import EventKind, SubscriptionStatus
 
 pytestmark = pytest.mark.django_db

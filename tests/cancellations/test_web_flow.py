@@ -8,9 +8,10 @@ from django.utils import timezone
 
 from cancellations import links, services
 from cancellations.enums import CaseOutcome, OfferKind
-from cancellations.models import CallbackRequest, CancellationCase
+from cancellations.models import CancellationCase
 from core.links import make_token
 from core.models import OutboundEmail
+from desk.models import CallbackRequest
 from subscriptions.enums import EventKind, SubscriptionStatus
 from tests.cancellations.conftest import reason
 from tests.factories import make_subscription
