@@ -1,8 +1,10 @@
 """Writes of the cancellation flow. Web, phone and API cases all go through these."""
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
@@ -100,7 +102,43 @@ def cancellation_start(
     Side effects: a case, its OPENED step and a cancellation.started webhook (or a RESUMED
     step).
     """
+    return _start(subscription, actor, language, now or timezone.now())[0]
+
+
+@dataclass(frozen=True)
+class CaseOpened:
+    case: CancellationCase
+    created: bool  # False: the subscription's open case was resumed
+
+
+@transaction.atomic
+def cancellation_open(
+    *,
+    subscription: Subscription,
+    actor: Actor,
+    reason: ExitReason,
+    text: str = "",
+    competitor: str = "",
+    language: str = "",
+    now: datetime | None = None,
+) -> CaseOpened:
+    """Open (or resume) a case with the customer's reason, in one transaction: what the API's
+    "open a case" is. Whether it was created is decided under the subscription's lock, so
+    of many concurrent calls exactly one says created.
+
+    Side effects: those of ``cancellation_start`` and ``cancellation_choose_reason``.
+    """
     now = now or timezone.now()
+    case, created = _start(subscription, actor, language, now)
+    case = cancellation_choose_reason(
+        case=case, reason=reason, actor=actor, text=text, competitor=competitor, now=now
+    )
+    return CaseOpened(case, created)
+
+
+def _start(
+    subscription: Subscription, actor: Actor, language: str, now: datetime
+) -> tuple[CancellationCase, bool]:
     if actor.channel not in CaseChannel.values:
         raise CancellationInputError(_("Cases are opened on the web, by phone or over the API."))
     subscription = (
@@ -113,7 +151,7 @@ def cancellation_start(
         last = existing.steps.order_by("-at").values_list("at", flat=True).first()
         if last is None or now - last > timedelta(minutes=30):
             _step(existing, CaseStepKind.RESUMED, actor, now, channel=actor.channel)
-        return existing
+        return existing, False
     if subscription.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAUSED):
         raise CancellationError(
             _("This subscription is already cancelled or set to end."), code="not_cancellable"
@@ -137,7 +175,7 @@ def cancellation_start(
     )
     _step(case, CaseStepKind.OPENED, actor, now, channel=actor.channel)
     case_event_publish(case=case, event_type=WebhookEventType.CANCELLATION_STARTED)
-    return case
+    return case, True
 
 
 @transaction.atomic
@@ -160,14 +198,11 @@ def cancellation_choose_reason(
     _require_open(case)
     if not reason.active:
         raise CancellationInputError(_("Please choose one of the reasons shown."))
+    if case.reason_id == reason.pk:
+        return _note_words(case, text=text, competitor=competitor)
     text, competitor = _clean_text(text), _clean_text(competitor)[:120]
-    same_reason = case.reason_id == reason.pk
     case.reason_text = text or case.reason_text
     case.competitor = competitor or case.competitor
-    if same_reason:
-        case.save(update_fields=["reason_text", "competitor"])
-        changes_mark(kind=ChangeKind.CASE, ids=[case.pk])  # a competitor can change the group
-        return case
     case.offers.filter(withdrawn=False, accepted_at__isnull=True).update(withdrawn=True)
     case.reason = reason
     case.reason_at = case.reason_at or now
@@ -190,6 +225,52 @@ def cancellation_choose_reason(
         _step(case, CaseStepKind.OFFERS_SHOWN, actor, now, offers=[p.kind for p in proposals])
     case.save()
     return case
+
+
+def _note_words(case: CancellationCase, *, text: str, competitor: str) -> CancellationCase:
+    """The customer's own words about the reason they chose (a locked, open case)."""
+    text, competitor = _clean_text(text), _clean_text(competitor)[:120]
+    if text or competitor:
+        case.reason_text = text or case.reason_text
+        case.competitor = competitor or case.competitor
+        case.save(update_fields=["reason_text", "competitor"])
+        changes_mark(kind=ChangeKind.CASE, ids=[case.pk])  # a competitor can change the group
+    return case
+
+
+class Decision(StrEnum):
+    ACCEPT = "accept"
+    DECLINE = "decline"
+
+
+@transaction.atomic
+def cancellation_decide(
+    *,
+    case: CancellationCase,
+    actor: Actor,
+    decision: Decision,
+    offer_id: int | None = None,
+    options: dict | None = None,
+    text: str = "",
+    competitor: str = "",
+    immediately: bool = False,
+    now: datetime | None = None,
+) -> CancellationCase:
+    """The customer's one click on the offers page, whole and in one transaction: their own
+    words (a note, the competitor they name) and then the offer accepted or the offers
+    declined. A decline keeps the note as the case's closing text.
+
+    Side effects: those of ``offer_accept`` or ``cancellation_decline``.
+    """
+    now = now or timezone.now()
+    case = _lock_case(case)
+    if case.outcome == CaseOutcome.OPEN and case.reason_id:
+        _note_words(case, text="" if decision == Decision.DECLINE else text, competitor=competitor)
+    if decision == Decision.DECLINE:
+        return cancellation_decline(
+            case=case, actor=actor, text=text, immediately=immediately, now=now
+        )
+    return offer_accept(case=case, offer_id=offer_id, actor=actor, options=options, now=now)
 
 
 def _callback_due(options: dict, now: datetime) -> tuple[datetime, str]:
@@ -494,10 +575,14 @@ def phone_interview_log(
         if existing is not None:
             return existing
     actor = Actor.staff(agent, channel=Channel.PHONE)
-    case = cancellation_start(subscription=subscription, actor=actor, now=now)
-    case = cancellation_choose_reason(
-        case=case, reason=reason, actor=actor, text=notes, competitor=competitor, now=now
-    )
+    case = cancellation_open(
+        subscription=subscription,
+        actor=actor,
+        reason=reason,
+        text=notes,
+        competitor=competitor,
+        now=now,
+    ).case
     case.actor = agent
     case.churn_group = churn_group or case.churn_group
     case.notes = "\n\n".join(filter(None, [case.notes, _clean_text(notes)]))

@@ -203,30 +203,25 @@ def decide(request, subscription):
     if case is None:
         return _redirect("entry", request)
     choice = request.POST.get("choice", "")
-    text = request.POST.get("text", "")
-    competitor = request.POST.get("competitor", "")
+    words = {"text": request.POST.get("text", ""), "competitor": request.POST.get("competitor", "")}
     try:
         if choice == "decline":
-            if competitor and case.outcome == CaseOutcome.OPEN and case.reason:
-                services.cancellation_choose_reason(
-                    case=case, reason=case.reason, actor=_actor(), competitor=competitor
-                )
-            services.cancellation_decline(case=case, actor=_actor(), text=text)
+            services.cancellation_decide(
+                case=case, actor=_actor(), decision=services.Decision.DECLINE, **words
+            )
         elif choice.startswith("offer-"):
             offer_id = int(choice.removeprefix("offer-"))
-            if (text or competitor) and case.outcome == CaseOutcome.OPEN and case.reason:
-                services.cancellation_choose_reason(
-                    case=case, reason=case.reason, actor=_actor(), text=text, competitor=competitor
-                )
-            services.offer_accept(
+            services.cancellation_decide(
                 case=case,
-                offer_id=offer_id,
                 actor=_actor(),
+                decision=services.Decision.ACCEPT,
+                offer_id=offer_id,
                 options={
                     "months": request.POST.get(f"months-{offer_id}"),
                     "day": request.POST.get("callback_day"),
                     "window": request.POST.get("callback_window"),
                 },
+                **words,
             )
         else:
             return _offers_page(

@@ -272,3 +272,24 @@ def test_customer_pages_are_rate_limited_per_address(client, subscription, setti
     assert statuses[:120] == [200] * 120
     assert statuses[120] == 429
     assert client.get(url("entry", subscription), REMOTE_ADDR="10.255.0.1").status_code == 200
+
+
+def test_a_refused_decision_keeps_none_of_it_not_even_the_note(client, subscription):
+    """One click, one transaction: a pause longer than offered is refused, and the note and
+    competitor sent with it are not half-saved on the case."""
+    case = start(client, subscription, "moving")
+    pause = case.offers.get(kind=OfferKind.PAUSE)
+    response = client.post(
+        url("decide", subscription),
+        {
+            "case": case.pk,
+            "choice": f"offer-{pause.pk}",
+            f"months-{pause.pk}": "99",
+            "text": "Moving to Oslo",
+            "competitor": "Rival AB",
+        },
+    )
+    assert response.status_code == 400
+    case.refresh_from_db()
+    assert (case.outcome, case.reason_text, case.competitor) == ("open", "", "")
+    assert not case.steps.filter(kind="offer_accepted").exists()
