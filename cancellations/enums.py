@@ -64,3 +64,12 @@ class CaseStepKind(models.TextChoices):
     ABANDONED = "abandoned", "Abandoned"
     WITHDRAWN = "withdrawn", "Cancellation withdrawn"
     NOTE = "note", "Note"
+
+
+class InterviewOutcome(models.TextChoices):
+    """How a phone exit interview ended."""
+
+    SAVED = "saved", "Saved: the customer accepted an offer"
+    CANCELLED = "cancelled", "Cancelled at the end of the paid period"
+    CANCELLED_NOW = "cancelled_now", "Cancelled immediately"
+    FOLLOW_UP = "follow_up", "Undecided: call again"

@@ -29,6 +29,7 @@ from core.customer_pages import (
 )
 from core.errors import TackError
 from desk.enums import CallbackWindow
+from subscriptions import selectors as subscription_selectors
 from subscriptions.actors import Actor
 from subscriptions.enums import Channel, SubscriptionStatus
 
@@ -178,9 +179,7 @@ def _offers_page(request, subscription, case, *, error=None, status=200):
             "callback_days": _callback_days(timezone.localdate()),
             "callback_windows": CallbackWindow.choices,
             "error": error,
-            "period_end": services.subscription_services.next_period_end(
-                subscription, now=timezone.now()
-            ),
+            "period_end": subscription_selectors.next_period_end(subscription, now=timezone.now()),
         },
         status=status,
     )

@@ -12,6 +12,7 @@ from cancellations.models import CancellationCase
 from core.links import make_token
 from core.models import OutboundEmail
 from desk.models import CallbackRequest
+from subscriptions.actors import Actor
 from subscriptions.enums import EventKind, SubscriptionStatus
 from tests.cancellations.conftest import reason
 from tests.factories import make_subscription
@@ -73,9 +74,7 @@ def test_reasons_are_shuffled_per_case(defaults, plans):
     orders = set()
     for _ in range(4):
         subscription = make_subscription(plan=plans["standard"])
-        case = services.cancellation_start(
-            subscription=subscription, actor=services.Actor.customer()
-        )
+        case = services.cancellation_start(subscription=subscription, actor=Actor.customer())
         orders.add(tuple(case.reason_order))
     assert len(orders) > 1
 
@@ -234,7 +233,7 @@ def test_expired_token_gets_a_friendly_410(client, subscription, settings):
 
 def test_a_token_for_one_subscription_cannot_act_on_another(client, subscription, plans):
     other = make_subscription(plan=plans["standard"])
-    other_case = services.cancellation_start(subscription=other, actor=services.Actor.customer())
+    other_case = services.cancellation_start(subscription=other, actor=Actor.customer())
     start(client, subscription, "price")
     # Posting the other subscription's case id through this subscription's link.
     response = client.post(
