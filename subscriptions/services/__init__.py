@@ -3,7 +3,11 @@
 row per change, in the change's transaction)."""
 
 from subscriptions.errors import CustomerErased, SubscriptionError, SubscriptionInputError
-from subscriptions.services.customers import customer_set_consent_fields, customer_upsert
+from subscriptions.services.customers import (
+    customer_identity_erase,
+    customer_set_consent_fields,
+    customer_upsert,
+)
 from subscriptions.services.lifecycle import (
     MAX_DISCOUNT_MONTHS,
     MAX_PAUSE_MONTHS,
@@ -29,6 +33,7 @@ __all__ = [
     "DueChanges",
     "SubscriptionError",
     "SubscriptionInputError",
+    "customer_identity_erase",
     "customer_set_consent_fields",
     "customer_upsert",
     "subscription_apply_due_changes",

@@ -1,5 +1,6 @@
 """Customers: created and updated by the company's systems, and their marketing consent."""
 
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -61,3 +62,17 @@ def customer_set_consent_fields(customer: Customer, *, consent: bool, source: st
     customer.marketing_consent = consent
     customer.marketing_consent_at = timezone.now()
     customer.marketing_consent_source = source
+
+
+def customer_identity_erase(*, customer: Customer, name: str, now: datetime) -> None:
+    """Name, email, phone and marketing consent go; the customer row and its facts stay."""
+    Customer.objects.filter(pk=customer.pk).update(
+        name=name,
+        email="",
+        phone="",
+        marketing_consent=False,
+        marketing_consent_at=None,
+        marketing_consent_source="",
+        erased_at=now,
+        updated_at=now,
+    )
