@@ -26,7 +26,7 @@ from privacy.models import DataRightsLog
 from subscriptions.actors import Actor
 from subscriptions.models import Customer, Subscription
 from subscriptions.webhooks import customer_ref, customer_scope
-from winback.enums import OutreachStatus
+from winback.enums import OutreachStatus, SkipReason
 from winback.links import email_hash
 from winback.models import LostCustomer, Outreach, Suppression
 
@@ -155,7 +155,7 @@ def customer_erase(*, customer: Customer, actor: Actor) -> Erasure:
         .update(reason_text=""),
         "outreach_skipped": Outreach.objects.filter(
             customer=customer, status=OutreachStatus.SCHEDULED
-        ).update(status=OutreachStatus.SKIPPED, skip_reason="erased"),
+        ).update(status=OutreachStatus.SKIPPED, skip_reason=SkipReason.ERASED),
         "outreach_notes": Outreach.objects.filter(customer=customer)
         .exclude(call_outcome="", error="")
         .update(call_outcome="", error=""),

@@ -42,6 +42,7 @@ from core.dates import add_months
 from core.enums import ChangeKind
 from subscriptions.enums import CancelledBy, SubscriptionStatus
 from subscriptions.models import Subscription
+from winback import services
 from winback.enums import ChurnGroup, ChurnGroupSource
 from winback.models import LostCustomer, Outreach
 
@@ -283,7 +284,9 @@ def lost_customers_score(*, queryset=None, now: datetime | None = None) -> int:
 
 @transaction.atomic
 def lost_customers_resegment(*, queryset, churn_group: str, now: datetime | None = None) -> int:
-    """A manager's bulk re-segmentation: sets the group, marks the source and re-scores."""
+    """A manager's re-segmentation (of one or many): sets the group, marks the source and
+    re-scores. Side effects: contacts still planned that the new group forbids are skipped
+    (``services.outreach_skip_forbidden``)."""
     if churn_group not in ChurnGroup.values:
         raise ValueError(churn_group)
     ids = list(queryset.values_list("pk", flat=True))
@@ -291,14 +294,17 @@ def lost_customers_resegment(*, queryset, churn_group: str, now: datetime | None
     _mark_contacted(rows.exclude(churn_group=churn_group))
     count = rows.update(churn_group=churn_group, churn_group_source=ChurnGroupSource.MANAGER)
     lost_customers_score(queryset=rows, now=now)
+    services.outreach_skip_forbidden(lost_customer_ids=ids, now=now)
     return count
 
 
 def lost_customers_release_manager_groups(*, queryset) -> int:
-    """Forget a manager's re-segmentation: the rows follow the ordinary order again."""
+    """Forget a manager's re-segmentation: the rows follow the ordinary order again.
+    Side effects: contacts still planned that the new group forbids are skipped."""
     ids = list(queryset.values_list("pk", flat=True))
     rows = LostCustomer.objects.filter(pk__in=ids)
     rows.update(churn_group_source=ChurnGroupSource.FALLBACK)
     lost_customers_segment(queryset=rows)
     lost_customers_score(queryset=rows)
+    services.outreach_skip_forbidden(lost_customer_ids=ids)
     return len(ids)
