@@ -8,6 +8,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from cancellations.models import ExitReason
 from tests.winback.conftest import make_lost
 from winback import segmentation, services
 from winback.enums import ChurnGroup, OutreachStatus
@@ -140,3 +141,39 @@ def test_a_new_customer_record_with_a_suppressed_address_is_not_planned(improved
     assert result == services.PlanResult(1, 0, 0)
     assert list(Outreach.objects.values_list("lost_customer_id", flat=True)) == [welcome.pk]
     assert not Outreach.objects.filter(lost_customer__in=[suppressed, unsubscribed]).exists()
+
+
+def test_releasing_a_managers_group_skips_contacts_the_ordinary_group_forbids(improved):
+    Campaign.objects.filter(pk=improved.pk).update(churn_groups=[ChurnGroup.PULLED_AWAY])
+    lost = make_lost(reason="expectations")  # by the ordinary order: unintentionally pushed
+    segmentation.lost_customers_resegment(
+        queryset=LostCustomer.objects.filter(pk=lost.pk), churn_group=ChurnGroup.PULLED_AWAY
+    )
+    services.outreach_plan()
+    assert Outreach.objects.get(lost_customer=lost).status == OutreachStatus.SCHEDULED
+
+    segmentation.lost_customers_release_manager_groups(
+        queryset=LostCustomer.objects.filter(pk=lost.pk)
+    )
+
+    outreach = Outreach.objects.get(lost_customer=lost)
+    assert (outreach.status, outreach.skip_reason) == (
+        OutreachStatus.SKIPPED,
+        "group_not_contacted",
+    )
+
+
+def test_the_periodic_segmentation_skips_contacts_a_new_reason_group_forbids(improved):
+    lost = make_lost(reason="expectations")
+    services.outreach_plan()
+    ExitReason.objects.filter(code="expectations").update(
+        default_churn_group=ChurnGroup.DELIBERATELY_PUSHED
+    )
+
+    segmentation.lost_customers_segment()
+
+    outreach = Outreach.objects.get(lost_customer=lost)
+    assert (outreach.status, outreach.skip_reason) == (
+        OutreachStatus.SKIPPED,
+        "group_not_contacted",
+    )
