@@ -128,7 +128,11 @@ class PlanResult:
 
 def outreach_plan(*, now: datetime | None = None) -> PlanResult:
     """Plan first contacts for every running campaign's new audience, and the next attempt
-    after each contact made (up to the campaign's attempts, at least its gap apart).
+    after each contact made (up to the campaign's attempts, at least its gap apart). Nobody
+    suppressed (by customer or by email address) is planned, nor a next attempt for a churn
+    group the campaign no longer contacts.
+
+    Side effects: SCHEDULED (or HOLDOUT) outreach rows; change marks for the holdouts.
 
     Safe to run at any time and concurrently: the (lost customer, campaign, attempt) unique
     constraint turns a second plan of the same contact into a no-op.
