@@ -139,11 +139,14 @@ def outreach_plan(*, now: datetime | None = None) -> PlanResult:
     """
     now = now or timezone.now()
     first = holdouts = following = 0
+    suppressed = _suppressed_hashes()
     for campaign in Campaign.objects.filter(active=True):
         if not campaign.runs_on(timezone.localdate(now)):
             continue
-        audience = list(
-            campaign_audience(campaign=campaign, now=now).values_list(
+        rows = []
+        for pk, left_at, contract, customer_id, locale, email in (
+            campaign_audience(campaign=campaign, now=now)
+            .values_list(
                 "pk",
                 "left_at",
                 "contract_months",
@@ -151,11 +154,9 @@ def outreach_plan(*, now: datetime | None = None) -> PlanResult:
                 "customer__locale",
                 "customer__email",
             )
-        )
-        suppressed = _suppressed_addresses({row[3]: row[5] for row in audience})
-        rows = []
-        for pk, left_at, contract, customer_id, locale, _email in audience:
-            if customer_id in suppressed:
+            .iterator(chunk_size=5000)
+        ):
+            if suppressed and links.email_hash(email) in suppressed:
                 continue
             holdout = in_holdout(campaign=campaign, lost_customer_id=pk)
             rows.append(
@@ -182,11 +183,14 @@ def outreach_plan(*, now: datetime | None = None) -> PlanResult:
                 kind=ChangeKind.LOST_CUSTOMER,
                 ids=(row.lost_customer_id for row in rows if row.status == OutreachStatus.HOLDOUT),
             )
-        following += _plan_next_attempts(campaign, now)
+        following += _plan_next_attempts(campaign, now, suppressed)
     return PlanResult(first - holdouts, holdouts, following)
 
 
-def _plan_next_attempts(campaign: Campaign, now: datetime) -> int:
+def _plan_next_attempts(campaign: Campaign, now: datetime, suppressed: set[str]) -> int:
+    """Plan the next attempt after each contact made, unless the person is suppressed (by
+    customer, or by the email hashes in ``suppressed``) or the campaign no longer contacts
+    their churn group. Returns how many were planned."""
     if campaign.max_attempts < 2:
         return 0
     done = Outreach.objects.filter(
@@ -205,17 +209,9 @@ def _plan_next_attempts(campaign: Campaign, now: datetime) -> int:
         ),
         ~Exists(Suppression.objects.filter(customer=OuterRef("customer_id"))),
     )
-    done_rows = list(
-        done.values_list(
-            "lost_customer_id",
-            "customer_id",
-            "attempt",
-            "contacted_at",
-            "language",
-            "customer__email",
-        )
+    done_rows = done.values_list(
+        "lost_customer_id", "customer_id", "attempt", "contacted_at", "language", "customer__email"
     )
-    suppressed = _suppressed_addresses({row[1]: row[5] for row in done_rows})
     gap = timedelta(days=campaign.min_days_between)
     rows = [
         Outreach(
@@ -228,8 +224,8 @@ def _plan_next_attempts(campaign: Campaign, now: datetime) -> int:
             language=language,
             created_at=now,
         )
-        for lost_id, customer_id, attempt, contacted_at, language, _email in done_rows
-        if customer_id not in suppressed
+        for lost_id, customer_id, attempt, contacted_at, language, email in done_rows
+        if not (suppressed and links.email_hash(email) in suppressed)
     ]
     return len(Outreach.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True))
 
@@ -273,26 +269,16 @@ def is_suppressed(customer: Customer) -> bool:
     return customer.pk in suppressed_among([customer])
 
 
+def _suppressed_hashes() -> set[str]:
+    """The hashes of every suppressed email address (few: unsubscribes and erasures), so
+    planning can drop a suppressed address under any customer record in one query."""
+    return set(Suppression.objects.exclude(email_hash="").values_list("email_hash", flat=True))
+
+
 def suppressed_among(customers: list[Customer]) -> set[int]:
     """The ids of those customers who unsubscribed, by customer or by email hash (which
     outlives an erased customer), in one query."""
-    return _suppressed({customer.pk: customer.email for customer in customers})
-
-
-def _suppressed_addresses(emails: dict[int, str]) -> set[int]:
-    """``_suppressed`` in chunks (planning reads many customers at once)."""
-    ids = list(emails)
-    found: set[int] = set()
-    for start in range(0, len(ids), 5000):
-        found |= _suppressed({pk: emails[pk] for pk in ids[start : start + 5000]})
-    return found
-
-
-def _suppressed(emails: dict[int, str]) -> set[int]:
-    """Of these customers (id → email), those suppressed by customer or by email hash."""
-    if not emails:
-        return set()
-    hashes = {pk: links.email_hash(email) for pk, email in emails.items()}
+    hashes = {customer.pk: links.email_hash(customer.email) for customer in customers}
     rows = Suppression.objects.filter(
         Q(customer_id__in=hashes) | Q(email_hash__in=set(hashes.values()) - {""})
     ).values_list("customer_id", "email_hash")
