@@ -171,6 +171,7 @@ class OfferEngine:
         self.rules = rules
         self.economics = offer_economics()
         self._cheaper: dict[int, offer_rules.CheaperPlan | None] = {}
+        self._applying: dict[tuple[str, date], list[offer_rules.Rule]] = {}
         self._parameters_json: dict[tuple, str] = {}
 
     def offers_for(
@@ -185,7 +186,7 @@ class OfferEngine:
             last_accepted=life.accepted,
         )
         found = offer_rules.proposals(
-            rules=self.rules,
+            rules=self._rules_that_apply(reason, today),
             reason=reason,
             customer=customer,
             now=at,
@@ -193,6 +194,19 @@ class OfferEngine:
             economics=self.economics,
         )
         return [self._made(proposal) for proposal in found]
+
+    def _rules_that_apply(self, reason: str, today: date) -> list[offer_rules.Rule]:
+        """``offer_rules.rule_applies``, remembered per reason and day (as ``offers_for``
+        passes only the rules that apply)."""
+        key = (reason, today)
+        rules = self._applying.get(key)
+        if rules is None:
+            rules = self._applying[key] = [
+                rule
+                for rule in self.rules
+                if offer_rules.rule_applies(rule, reason=reason, today=today)
+            ]
+        return rules
 
     def _cheaper_plan(self, plan) -> offer_rules.CheaperPlan | None:
         """The plan's next cheaper plan (``BookPlan.cheaper``) as the engine sees it."""
