@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from cancellations.models import ExitReason
@@ -177,3 +178,26 @@ def test_the_periodic_segmentation_skips_contacts_a_new_reason_group_forbids(imp
         OutreachStatus.SKIPPED,
         "group_not_contacted",
     )
+
+
+def test_a_manager_marking_deliberately_pushed_in_the_admin_skips_the_planned_contact(
+    client, manager, improved
+):
+    lost = make_lost(reason="expectations")
+    services.outreach_plan()
+    client.force_login(manager)
+
+    response = client.post(
+        reverse("admin:winback_lostcustomer_changelist"),
+        {"action": "resegment_deliberately_pushed", "_selected_action": [lost.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    outreach = Outreach.objects.get(lost_customer=lost)
+    assert (outreach.status, outreach.skip_reason) == (
+        OutreachStatus.SKIPPED,
+        "group_not_contacted",
+    )
+    assert services.outreach_send(outreach_id=outreach.pk).status == "gone"
+    assert mail.outbox == []
