@@ -10,11 +10,15 @@ does to the subscription (its ledger rows) is written by ``demo.history``.
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from cancellations import offer_rules
 from cancellations.selectors import offer_economics, offer_rules_in_force
 from cancellations.services import CALLBACK_WINDOW_START
 from demo.writer import iso_text, json_text
+
+if TYPE_CHECKING:
+    from demo.history import BookPlan, Life
 
 # Why customers leave overall (the bench for lost customers draws from this mix).
 REASON_WEIGHTS = {
@@ -175,7 +179,7 @@ class OfferEngine:
         self._parameters_json: dict[tuple, str] = {}
 
     def offers_for(
-        self, life, reason: str, at: datetime, today: date, tenure: int
+        self, life: "Life", reason: str, at: datetime, today: date, tenure: int
     ) -> list[Proposal]:
         customer = offer_rules.Customer(
             monthly_amount=life.amount,
@@ -208,7 +212,7 @@ class OfferEngine:
             ]
         return rules
 
-    def _cheaper_plan(self, plan) -> offer_rules.CheaperPlan | None:
+    def _cheaper_plan(self, plan: "BookPlan") -> offer_rules.CheaperPlan | None:
         """The plan's next cheaper plan (``BookPlan.cheaper``) as the engine sees it."""
         try:
             return self._cheaper[plan.id]

@@ -101,11 +101,11 @@ class RunningCampaign:
             and policy.plan_objection(self.facts(lost, limits)) is None
         )
 
-    def facts(self, lost: Lost, limits: dict[str, int]) -> policy.Contact:
+    def facts(self, lost: Lost, limits: dict[str, int]) -> policy.ContactFacts:
         """What the policy looks at for a contact of this campaign with ``lost`` (in the
         demo nobody unsubscribes, and a contact is never made after a comeback)."""
         campaign = self.model
-        return policy.Contact(
+        return policy.ContactFacts(
             running=True,
             groups=self.groups,
             consent_required=campaign.consent_basis == ConsentBasis.CONSENT,

@@ -70,7 +70,7 @@ def contact_window_passed(
 
 
 @dataclass(frozen=True, slots=True)
-class Contact:
+class ContactFacts:
     """A planned contact as the rules see it: the campaign's terms and the person's facts."""
 
     # the campaign
@@ -90,7 +90,7 @@ class Contact:
     has_phone: bool
 
 
-def standing_objection(contact: Contact) -> SkipReason | None:
+def standing_objection(contact: ContactFacts) -> SkipReason | None:
     """What forbids the contact whatever the day: the person unsubscribed, or the campaign
     does not contact their churn group. Checked when contacts are planned, when a lost
     customer is re-segmented, and at send time."""
@@ -101,7 +101,7 @@ def standing_objection(contact: Contact) -> SkipReason | None:
     return None
 
 
-def plan_objection(contact: Contact) -> SkipReason | None:
+def plan_objection(contact: ContactFacts) -> SkipReason | None:
     """Why a first contact must not even be planned: a standing objection, no consent
     where the campaign needs it, or no address for its channel."""
     if contact.consent_required and not contact.consent:
@@ -113,7 +113,7 @@ def plan_objection(contact: Contact) -> SkipReason | None:
     return standing_objection(contact)
 
 
-def skip_reason(contact: Contact, *, now: datetime) -> SkipReason | None:
+def skip_reason(contact: ContactFacts, *, now: datetime) -> SkipReason | None:
     """Why this contact must not be made now (None when it may), first reason first."""
     if not contact.running:
         return SkipReason.CAMPAIGN_NOT_RUNNING

@@ -289,11 +289,11 @@ def suppressed_among(customers: list[Customer]) -> set[int]:
 
 def contact_facts(
     *, outreach: Outreach, customer: Customer, now: datetime, suppressed: bool
-) -> policy.Contact:
+) -> policy.ContactFacts:
     """What ``policy`` looks at for this planned contact (its campaign, lost customer and
     subscription loaded)."""
     campaign, lost = outreach.campaign, outreach.lost_customer
-    return policy.Contact(
+    return policy.ContactFacts(
         running=campaign.runs_on(timezone.localdate(now)),
         groups=frozenset(campaign_groups(campaign)),
         consent_required=campaign.consent_basis == ConsentBasis.CONSENT,

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from winback.enums import SkipReason
 from winback.policy import (
-    Contact,
+    ContactFacts,
     contact_window_passed,
     contacted_groups,
     first_contact_at,
@@ -20,7 +20,7 @@ from winback.policy import (
 LEFT = datetime(2025, 1, 31, 9, 0, tzinfo=UTC)
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
-CONTACT = Contact(
+CONTACT = ContactFacts(
     running=True,
     groups=frozenset({"unintentionally_pushed"}),
     consent_required=True,
