@@ -1,139 +1,128 @@
 """Reads for the cancellation flow, including the offer engine."""
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from cancellations.enums import BonusKind, CaseOutcome, OfferKind
+from cancellations import offer_rules
+from cancellations.enums import CaseOutcome
 from cancellations.models import (
     CancellationCase,
     ExitReason,
     Offer,
     OfferRule,
 )
-from core.dates import add_months
 from desk import selectors as desk_selectors
 from desk.enums import CallbackSource
 from desk.models import CallbackRequest
-from subscriptions.enums import SubscriptionStatus
-from subscriptions.models import Subscription
+from subscriptions.models import Plan, Subscription
 from subscriptions.selectors import next_cheaper_plan, tenure_months
 
 CENT = Decimal("0.01")
-MAX_OFFERS = 2
+# An offer the engine proposes; ``rule`` is the plain rule (its ``id`` is the OfferRule's pk).
+OfferProposal = offer_rules.Proposal
+# OfferRule's fields the engine reads (named as in ``offer_rules.Rule``, the pk as ``id``).
+RULE_FIELDS = (
+    "pk",
+    "kind",
+    "starts_on",
+    "ends_on",
+    "min_tenure_months",
+    "min_monthly_value",
+    "requires_cheaper_plan",
+    "cooldown_months",
+    "max_cost_share",
+    "pause_max_months",
+    "discount_percent",
+    "discount_months",
+    "bonus_kind",
+    "bonus_amount",
+)
 
 
-@dataclass(frozen=True)
-class OfferProposal:
-    rule: OfferRule
-    kind: str
-    parameters: dict
-    cost: Decimal
+def offer_rules_in_force() -> list[offer_rules.Rule]:
+    """The active offer rules as plain data, in the engine's order (priority, highest
+    first, then age), each with the codes of the exit reasons it names. One query."""
+    fields: dict[int, dict] = {}
+    reasons: dict[int, set[str]] = {}
+    rows = (
+        OfferRule.objects.filter(active=True)
+        .order_by("-priority", "pk")
+        .values(*RULE_FIELDS, "reasons__code")
+    )
+    for row in rows:
+        code, pk = row.pop("reasons__code"), row.pop("pk")
+        fields.setdefault(pk, row)
+        codes = reasons.setdefault(pk, set())
+        if code is not None:
+            codes.add(code)
+    return [
+        offer_rules.Rule(id=pk, reasons=frozenset(reasons[pk]), **row) for pk, row in fields.items()
+    ]
 
 
-def expected_remaining_value(*, subscription: Subscription) -> Decimal:
-    """What the customer is expected to pay from now on if they stay."""
-    return (subscription.monthly_amount * settings.TACK_EXPECTED_REMAINING_MONTHS).quantize(CENT)
+def offer_economics() -> offer_rules.Economics:
+    """The money figures of the offer engine, from settings."""
+    return offer_rules.Economics(
+        expected_remaining_months=settings.TACK_EXPECTED_REMAINING_MONTHS,
+        default_max_cost_share=Decimal(str(settings.TACK_OFFER_MAX_COST_SHARE)),
+        callback_cost=Decimal(str(settings.TACK_CALLBACK_COST)).quantize(CENT),
+    )
 
 
-def _max_cost(rule: OfferRule, subscription: Subscription) -> Decimal:
-    share = rule.max_cost_share
-    if share is None:
-        share = Decimal(str(settings.TACK_OFFER_MAX_COST_SHARE))
-    return (expected_remaining_value(subscription=subscription) * share).quantize(CENT)
-
-
-def _proposal(rule: OfferRule, subscription: Subscription, tenure: int) -> OfferProposal | None:
-    """The offer this rule would make to this subscription, with its cost; None if it can't."""
-    amount = subscription.monthly_amount
-    kind = rule.kind
-    if kind == OfferKind.PAUSE:
-        if subscription.status != SubscriptionStatus.ACTIVE:
-            return None
-        months = rule.pause_max_months
-        return OfferProposal(rule, kind, {"max_months": months}, (amount * months).quantize(CENT))
-    if kind == OfferKind.DOWNGRADE:
-        cheaper = next_cheaper_plan(plan=subscription.plan)
-        if cheaper is None or cheaper.monthly_price >= amount:
-            return None
-        saving = amount - cheaper.monthly_price
-        parameters = {
-            "plan_id": cheaper.pk,
-            "plan": cheaper.code,
-            "plan_name": cheaper.name,
-            "new_price": str(cheaper.monthly_price),
-            "monthly_saving": str(saving),
-        }
-        cost = saving * settings.TACK_EXPECTED_REMAINING_MONTHS
-        return OfferProposal(rule, kind, parameters, cost.quantize(CENT))
-    if kind == OfferKind.LOYALTY_BONUS:
-        value = amount if rule.bonus_kind == BonusKind.FREE_MONTH else rule.bonus_amount
-        if value <= 0:
-            return None
-        parameters = {"bonus": rule.bonus_kind, "amount": str(value), "years": tenure // 12}
-        return OfferProposal(rule, kind, parameters, value.quantize(CENT))
-    if kind == OfferKind.DISCOUNT:
-        if subscription.discount_until and subscription.discount_until > timezone.now():
-            return None
-        percent, months = rule.discount_percent, rule.discount_months
-        new_price = (amount * (100 - percent) / 100).quantize(CENT)
-        parameters = {"percent": percent, "months": months, "new_price": str(new_price)}
-        return OfferProposal(rule, kind, parameters, ((amount - new_price) * months).quantize(CENT))
-    if kind == OfferKind.CALLBACK:
-        cost = Decimal(str(settings.TACK_CALLBACK_COST)).quantize(CENT)
-        return OfferProposal(rule, kind, {}, cost)
-    return None
+def cheaper_plan_of(plan: Plan | None) -> offer_rules.CheaperPlan | None:
+    """A plan as the offer engine's downgrade target."""
+    if plan is None:
+        return None
+    return offer_rules.CheaperPlan(plan.pk, plan.code, plan.name, plan.monthly_price)
 
 
 def offers_for(
     *, subscription: Subscription, reason: ExitReason, now: datetime | None = None
 ) -> list[OfferProposal]:
-    """At most two offers, of different kinds, that fit this customer and reason.
+    """At most two offers, of different kinds, that fit this customer and reason
+    (``cancellations.offer_rules.proposals`` over the rules in force and what we know of the
+    customer). Phone and web get the same answer for the same customer.
 
-    A rule applies when it is active and in its dates, matches the reason (or names none),
-    and its conditions hold: tenure, monthly value, a cheaper plan where needed, and no
-    offer of the same kind accepted within its cooldown. The economics guard then drops any
-    offer that would cost more than the rule's share of the customer's expected remaining
-    value. Phone and web get the same answer for the same customer.
+    Queries: the rules, the customer's last accepted offer of each kind, and the next
+    cheaper plan only when a rule that applies looks at it.
     """
     now = now or timezone.now()
     today: date = timezone.localdate(now)
-    tenure = tenure_months(customer=subscription.customer, today=today)
-    rules = (
-        OfferRule.objects.filter(active=True)
-        .filter(Q(starts_on__isnull=True) | Q(starts_on__lte=today))
-        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today))
-        .filter(Q(reasons=reason) | Q(reasons__isnull=True))
-        .distinct()
-        .order_by("-priority", "pk")
-    )
+    rules = [
+        rule
+        for rule in offer_rules_in_force()
+        if offer_rules.rule_applies(rule, reason=reason.code, today=today)
+    ]
+    if not rules:
+        return []
     last_accepted = dict(
         Offer.objects.filter(case__customer_id=subscription.customer_id, accepted_at__isnull=False)
         .values_list("kind")
         .annotate(last=Max("accepted_at"))
     )
-    proposals: list[OfferProposal] = []
-    for rule in rules:
-        if len(proposals) == MAX_OFFERS:
-            break
-        if any(p.kind == rule.kind for p in proposals):
-            continue
-        if tenure < rule.min_tenure_months or subscription.monthly_amount < rule.min_monthly_value:
-            continue
-        if rule.requires_cheaper_plan and next_cheaper_plan(plan=subscription.plan) is None:
-            continue
-        accepted = last_accepted.get(rule.kind)
-        if accepted and accepted > add_months(now, -rule.cooldown_months):
-            continue
-        proposal = _proposal(rule, subscription, tenure)
-        if proposal is None or proposal.cost > _max_cost(rule, subscription):
-            continue
-        proposals.append(proposal)
-    return proposals
+    cheaper = None
+    if any(offer_rules.needs_cheaper_plan(rule) for rule in rules):
+        cheaper = cheaper_plan_of(next_cheaper_plan(plan=subscription.plan))
+    customer = offer_rules.Customer(
+        monthly_amount=subscription.monthly_amount,
+        status=subscription.status,
+        tenure_months=tenure_months(customer=subscription.customer, today=today),
+        cheaper_plan=cheaper,
+        discount_until=subscription.discount_until,
+        last_accepted=last_accepted,
+    )
+    return offer_rules.proposals(
+        rules=rules,
+        reason=reason.code,
+        customer=customer,
+        now=now,
+        today=today,
+        economics=offer_economics(),
+    )
 
 
 def exit_reasons_in_order(*, case: CancellationCase) -> list[ExitReason]:

@@ -1,7 +1,7 @@
 """Cancellation cases for the demo, as the flow's services would have written them.
 
-``OfferEngine`` proposes what ``cancellations.selectors.offers_for`` would (the configured
-rules, their conditions, cooldowns and the economics guard), and ``CaseDraft`` records a case
+``OfferEngine`` proposes what ``cancellations.selectors.offers_for`` does, by calling the
+same ``cancellations.offer_rules.proposals`` over the demo's in-memory subscriptions, and ``CaseDraft`` records a case
 step by step — opened, reason chosen, offers shown, then accepted, declined or abandoned —
 with the timestamps, offers, steps and callback requests the services write. What a case
 does to the subscription (its ledger rows) is written by ``demo.history``.
@@ -10,14 +10,15 @@ does to the subscription (its ledger rows) is written by ``demo.history``.
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from django.conf import settings
-
-from cancellations.services import CALLBACK_WINDOW_START
-from demo.dates import months_after
+from cancellations import offer_rules
+from cancellations.selectors import offer_economics, offer_rules_in_force
 from demo.writer import iso_text, json_text
+from desk.enums import CALLBACK_WINDOW_START
 
-CENT = Decimal("0.01")
+if TYPE_CHECKING:
+    from demo.history import BookPlan, Life
 
 # Why customers leave overall (the bench for lost customers draws from this mix).
 REASON_WEIGHTS = {
@@ -149,152 +150,91 @@ CALLBACK_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """An active offer rule, as the offer engine reads it."""
-
-    id: int
-    kind: str
-    reasons: frozenset[str]
-    min_tenure_months: int
-    min_monthly_value: Decimal
-    requires_cheaper_plan: bool
-    cooldown_months: int
-    max_cost_share: Decimal
-    pause_max_months: int
-    discount_percent: int
-    discount_months: int
-    bonus_kind: str
-    bonus_amount: Decimal
-    starts_on: date | None
-    ends_on: date | None
-
-
 @dataclass(slots=True)
 class Proposal:
-    rule: Rule
+    """An offer the engine proposed, with its parameters' JSON as the offer row stores it."""
+
+    rule: offer_rules.Rule
     kind: str
     parameters: dict
     cost: Decimal
     parameters_json: str = "{}"
 
 
-def load_rules() -> list[Rule]:
-    """The active offer rules in the engine's order (priority, then age)."""
-    from cancellations.models import OfferRule
-
-    default_share = Decimal(str(settings.TACK_OFFER_MAX_COST_SHARE))
-    rules = []
-    active = OfferRule.objects.filter(active=True).order_by("-priority", "pk")
-    for rule in active.prefetch_related("reasons"):
-        rules.append(
-            Rule(
-                id=rule.pk,
-                kind=rule.kind,
-                reasons=frozenset(reason.code for reason in rule.reasons.all()),
-                min_tenure_months=rule.min_tenure_months,
-                min_monthly_value=rule.min_monthly_value,
-                requires_cheaper_plan=rule.requires_cheaper_plan,
-                cooldown_months=rule.cooldown_months,
-                max_cost_share=default_share
-                if rule.max_cost_share is None
-                else rule.max_cost_share,
-                pause_max_months=rule.pause_max_months,
-                discount_percent=rule.discount_percent,
-                discount_months=rule.discount_months,
-                bonus_kind=rule.bonus_kind,
-                bonus_amount=rule.bonus_amount,
-                starts_on=rule.starts_on,
-                ends_on=rule.ends_on,
-            )
-        )
-    return rules
+def load_rules() -> list[offer_rules.Rule]:
+    """The active offer rules in the engine's order (``offer_rules_in_force``)."""
+    return offer_rules_in_force()
 
 
 class OfferEngine:
-    """``offers_for`` over the demo's in-memory subscriptions."""
+    """``offers_for`` over the demo's in-memory subscriptions: the product's own
+    ``offer_rules.proposals`` over the same facts, read from a ``Life`` instead of the
+    database. Only data is cached (the plans as downgrade targets, the parameters' JSON)."""
 
-    def __init__(self, rules: list[Rule]):
+    def __init__(self, rules: list[offer_rules.Rule]):
         self.rules = rules
-        self.remaining_months = settings.TACK_EXPECTED_REMAINING_MONTHS
-        self.callback_cost = Decimal(str(settings.TACK_CALLBACK_COST)).quantize(CENT)
+        self.economics = offer_economics()
+        self._cheaper: dict[int, offer_rules.CheaperPlan | None] = {}
+        self._applying: dict[tuple[str, date], list[offer_rules.Rule]] = {}
         self._parameters_json: dict[tuple, str] = {}
 
     def offers_for(
-        self, life, reason: str, at: datetime, today: date, tenure: int
+        self, life: "Life", reason: str, at: datetime, today: date, tenure: int
     ) -> list[Proposal]:
-        proposals: list[Proposal] = []
-        for rule in self.rules:
-            if len(proposals) == 2:
-                break
-            if rule.reasons and reason not in rule.reasons:
-                continue
-            if (rule.starts_on and rule.starts_on > today) or (
-                rule.ends_on and rule.ends_on < today
-            ):
-                continue
-            if any(p.kind == rule.kind for p in proposals):
-                continue
-            if tenure < rule.min_tenure_months or life.amount < rule.min_monthly_value:
-                continue
-            if rule.requires_cheaper_plan and life.plan.cheaper is None:
-                continue
-            accepted = life.accepted.get(rule.kind)
-            if accepted and accepted > months_after(at, -rule.cooldown_months):
-                continue
-            proposal = self._proposal(rule, life, at, tenure)
-            if proposal is None:
-                continue
-            limit = (life.amount * self.remaining_months).quantize(CENT) * rule.max_cost_share
-            if proposal.cost > limit.quantize(CENT):
-                continue
-            proposals.append(proposal)
-        return proposals
+        customer = offer_rules.Customer(
+            monthly_amount=life.amount,
+            status=life.status,
+            tenure_months=tenure,
+            cheaper_plan=self._cheaper_plan(life.plan),
+            discount_until=life.discount_until,
+            last_accepted=life.accepted,
+        )
+        found = offer_rules.proposals(
+            rules=self._rules_that_apply(reason, today),
+            reason=reason,
+            customer=customer,
+            now=at,
+            today=today,
+            economics=self.economics,
+        )
+        return [self._made(proposal) for proposal in found]
 
-    def _proposal(self, rule: Rule, life, at: datetime, tenure: int) -> Proposal | None:
-        amount, kind = life.amount, rule.kind
-        if kind == "pause":
-            if life.status != "active":
-                return None
-            months = rule.pause_max_months
-            return self._made(rule, {"max_months": months}, (amount * months).quantize(CENT))
-        if kind == "downgrade":
-            cheaper = life.plan.cheaper
-            if cheaper is None or cheaper.price >= amount:
-                return None
-            saving = amount - cheaper.price
-            parameters = {
-                "plan_id": cheaper.id,
-                "plan": cheaper.code,
-                "plan_name": cheaper.name,
-                "new_price": str(cheaper.price),
-                "monthly_saving": str(saving),
-            }
-            return self._made(rule, parameters, (saving * self.remaining_months).quantize(CENT))
-        if kind == "loyalty_bonus":
-            value = amount if rule.bonus_kind == "free_month" else rule.bonus_amount
-            if value <= 0:
-                return None
-            parameters = {"bonus": rule.bonus_kind, "amount": str(value), "years": tenure // 12}
-            return self._made(rule, parameters, value.quantize(CENT))
-        if kind == "discount":
-            if life.discount_until is not None and life.discount_until > at:
-                return None
-            percent, months = rule.discount_percent, rule.discount_months
-            new_price = (amount * (100 - percent) / 100).quantize(CENT)
-            parameters = {"percent": percent, "months": months, "new_price": str(new_price)}
-            return self._made(rule, parameters, ((amount - new_price) * months).quantize(CENT))
-        if kind == "callback":
-            return self._made(rule, {}, self.callback_cost)
-        return None
+    def _rules_that_apply(self, reason: str, today: date) -> list[offer_rules.Rule]:
+        """``offer_rules.rule_applies``, remembered per reason and day (as ``offers_for``
+        passes only the rules that apply)."""
+        key = (reason, today)
+        rules = self._applying.get(key)
+        if rules is None:
+            rules = self._applying[key] = [
+                rule
+                for rule in self.rules
+                if offer_rules.rule_applies(rule, reason=reason, today=today)
+            ]
+        return rules
 
-    def _made(self, rule: Rule, parameters: dict, cost: Decimal) -> Proposal:
-        """A proposal, its parameters' JSON made once per distinct offer (there are few)."""
-        key = (rule.id, *parameters.values())
+    def _cheaper_plan(self, plan: "BookPlan") -> offer_rules.CheaperPlan | None:
+        """The plan's next cheaper plan (``BookPlan.cheaper``) as the engine sees it."""
+        try:
+            return self._cheaper[plan.id]
+        except KeyError:
+            cheaper = plan.cheaper
+            target = None
+            if cheaper is not None:
+                target = offer_rules.CheaperPlan(
+                    cheaper.id, cheaper.code, cheaper.name, cheaper.price
+                )
+            self._cheaper[plan.id] = target
+            return target
+
+    def _made(self, proposal: offer_rules.Proposal) -> Proposal:
+        """The demo's proposal, its parameters' JSON made once per distinct offer (there are
+        few)."""
+        parameters = proposal.parameters
+        key = (proposal.rule.id, *parameters.values())
         text = self._parameters_json.get(key)
         if text is None:
             text = self._parameters_json[key] = json_text(parameters)
-        return Proposal(rule, rule.kind, parameters, cost, text)
+        return Proposal(proposal.rule, proposal.kind, parameters, proposal.cost, text)
 
 
 @dataclass(slots=True)

@@ -1,12 +1,14 @@
 """Win-back outreach for the demo: what the planner and the send task would have done for
 each lost customer, worked out in memory and written with COPY.
 
-For every running campaign whose audience a lost customer is in (``campaign_audience``),
-the first contact is planned when they were recorded (``first_contact_at``; the holdout,
-``in_holdout``, is planned and never contacted). Each contact due before the demo's "now"
-is then made as ``outreach_send`` would make it: skipped where the law no longer allows it,
-postponed by the frequency cap, failed for a few (a bounce, a call nobody answered), sent
-otherwise; a sent contact plans the campaign's next attempt. Later contacts stay scheduled.
+For every running campaign whose audience a lost customer is in (``campaign_audience``:
+``winback.policy.plan_objection``), the first contact is planned when they were recorded
+(``policy.first_contact_at``; the holdout, ``policy.in_holdout``, is planned and never
+contacted). Each contact due before the demo's "now" is then made as ``outreach_send``
+would make it: skipped for ``policy.skip_reason`` (where the law no longer allows it),
+postponed by the frequency cap (``policy.postponed_until``), failed for a few (a bounce, a
+call nobody answered), sent otherwise; a sent contact plans the campaign's next attempt.
+Later contacts stay scheduled.
 Win-back calls go through the agents' queue like any other call.
 """
 
@@ -18,10 +20,10 @@ from django.conf import settings
 from django.utils import translation
 
 from core.dates import add_months
-from winback import messages
-from winback.enums import ChurnGroup, ConsentBasis, OutreachChannel, OutreachStatus
+from winback import messages, policy
+from winback.enums import ConsentBasis, OutreachChannel, OutreachStatus, SkipReason
 from winback.models import Campaign
-from winback.services import CALL_HINTS, first_contact_at, in_holdout
+from winback.services import CALL_HINTS
 
 # Per channel: the share (%) of contacts that failed, and the failure as the channel reports it.
 FAILED = {
@@ -91,16 +93,32 @@ class RunningCampaign:
     def id(self) -> int:
         return self.model.pk
 
-    def wants(self, lost: Lost) -> bool:
+    def wants(self, lost: Lost, limits: dict[str, int]) -> bool:
         """``campaign_audience``: whether the lost customer is in this campaign's audience."""
-        campaign = self.model
-        reachable = lost.email if campaign.channel == OutreachChannel.EMAIL else lost.phone
-        return bool(
-            lost.churn_group in self.groups
-            and lost.attractiveness >= campaign.min_attractiveness
+        return (
+            lost.attractiveness >= self.model.min_attractiveness
             and lost.left_at >= self.earliest_left
-            and (campaign.consent_basis != ConsentBasis.CONSENT or lost.consent)
-            and reachable
+            and policy.plan_objection(self.facts(lost, limits)) is None
+        )
+
+    def facts(self, lost: Lost, limits: dict[str, int]) -> policy.ContactFacts:
+        """What the policy looks at for a contact of this campaign with ``lost`` (in the
+        demo nobody unsubscribes, and a contact is never made after a comeback)."""
+        campaign = self.model
+        return policy.ContactFacts(
+            running=True,
+            groups=self.groups,
+            consent_required=campaign.consent_basis == ConsentBasis.CONSENT,
+            channel=campaign.channel,
+            churn_group=lost.churn_group,
+            came_back=False,
+            suppressed=False,
+            consent=lost.consent,
+            consent_at=lost.consent_at,
+            left_at=lost.left_at,
+            limit_months=limits.get(lost.country.upper()),
+            has_email=bool(lost.email),
+            has_phone=bool(lost.phone),
         )
 
 
@@ -110,9 +128,10 @@ def running_campaigns(now: datetime) -> list[RunningCampaign]:
     for campaign in Campaign.objects.filter(active=True).order_by("pk"):
         if not campaign.runs_on(now.date()):
             continue
-        groups = {group for group in campaign.churn_groups if group in ChurnGroup.values}
-        if not campaign.include_deliberately_pushed:
-            groups.discard(ChurnGroup.DELIBERATELY_PUSHED)
+        groups = policy.contacted_groups(
+            churn_groups=campaign.churn_groups,
+            include_deliberately_pushed=campaign.include_deliberately_pushed,
+        )
         with translation.override("en"):
             offer = messages.offer_text(campaign)
         running.append(
@@ -152,7 +171,7 @@ class Contact:
 
     def never_made(self) -> None:
         """The customer came back before it was due: the comeback skipped it."""
-        self.status, self.skip_reason = OutreachStatus.SKIPPED, "came_back"
+        self.status, self.skip_reason = OutreachStatus.SKIPPED, SkipReason.CAME_BACK
         self.enqueued_at = self.contacted_at = self.sent_at = None
         self.error = self.call_outcome = ""
 
@@ -175,14 +194,23 @@ class OutreachPlayer:
         contacts: list[Contact] = []
         due: list[tuple] = []
         for campaign in self.campaigns:
-            if not campaign.wants(lost):
+            if not campaign.wants(lost, self.limits):
                 continue
-            first = first_contact_at(
-                campaign=campaign.model, left_at=lost.left_at, contract_months=lost.contract_months
+            model = campaign.model
+            first = policy.first_contact_at(
+                timing=model.timing,
+                first_contact_days=model.first_contact_days,
+                campaign_contract_months=model.contract_months,
+                left_at=lost.left_at,
+                contract_months=lost.contract_months,
             )
             contact = Contact(campaign, 1, first, lost.left_at)
             contacts.append(contact)
-            if in_holdout(campaign=campaign.model, lost_customer_id=lost.id):
+            if policy.in_holdout(
+                campaign_id=model.pk,
+                holdout_percent=model.holdout_percent,
+                lost_customer_id=lost.id,
+            ):
                 contact.status = OutreachStatus.HOLDOUT
             else:
                 heappush(due, (first, campaign.position, 1, contact))
@@ -192,14 +220,13 @@ class OutreachPlayer:
             if at > self.cutoff:
                 continue
             contact.enqueued_at = at
-            if self._window_passed(lost, at):
-                contact.status, contact.skip_reason = (
-                    OutreachStatus.SKIPPED,
-                    "contact_window_passed",
-                )
+            reason = policy.skip_reason(contact.campaign.facts(lost, self.limits), now=at)
+            if reason is not None:
+                contact.status, contact.skip_reason = OutreachStatus.SKIPPED, reason
                 continue
-            if last_contact is not None and last_contact > at - self.cap:
-                contact.due_at = contact.enqueued_at = last_contact + self.cap
+            later = policy.postponed_until(last_contact_at=last_contact, now=at, cap=self.cap)
+            if later is not None:
+                contact.due_at = contact.enqueued_at = later
                 heappush(due, (contact.due_at, position, attempt, contact))
                 continue
             if self._fails(lost, contact):
@@ -217,14 +244,6 @@ class OutreachPlayer:
                 contacts.append(following)
                 heappush(due, (following.due_at, position, attempt + 1, following))
         return contacts
-
-    def _window_passed(self, lost: Lost, at: datetime) -> bool:
-        """``_contact_window_passed`` (nobody in the demo gave fresh consent after leaving)."""
-        limit = self.limits.get(lost.country.upper())
-        if limit is None:
-            return False
-        fresh = lost.consent and lost.consent_at is not None and lost.consent_at > lost.left_at
-        return not fresh and at > add_months(lost.left_at, limit)
 
     def _fails(self, lost: Lost, contact: Contact) -> bool:
         bucket = (

@@ -1,3 +1,5 @@
+from datetime import time
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -25,3 +27,11 @@ class CallbackWindow(models.TextChoices):
     MORNING = "morning", _("Morning (9–12)")  # noqa: RUF001
     AFTERNOON = "afternoon", _("Afternoon (12–16)")  # noqa: RUF001
     EVENING = "evening", _("Early evening (16–19)")  # noqa: RUF001
+
+
+# When a call in each window is due (the company's local time).
+CALLBACK_WINDOW_START = {
+    CallbackWindow.MORNING: time(9),
+    CallbackWindow.AFTERNOON: time(12),
+    CallbackWindow.EVENING: time(16),
+}

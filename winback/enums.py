@@ -10,6 +10,7 @@ __all__ = [
     "ContactTiming",
     "OutreachChannel",
     "OutreachStatus",
+    "SkipReason",
 ]
 
 
@@ -51,3 +52,17 @@ class OutreachStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
     HOLDOUT = "holdout", "Holdout (never contacted)"
+
+
+class SkipReason(models.TextChoices):
+    """Why a planned contact was not made (stored in ``Outreach.skip_reason``)."""
+
+    CAMPAIGN_NOT_RUNNING = "campaign_not_running", "The campaign is not running"
+    CAME_BACK = "came_back", "The customer came back"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    NO_CONSENT = "no_consent", "No marketing consent"
+    CONTACT_WINDOW_PASSED = "contact_window_passed", "Too long after leaving (the law's limit)"
+    NO_EMAIL = "no_email", "No email address"
+    NO_PHONE = "no_phone", "No phone number"
+    GROUP_NOT_CONTACTED = "group_not_contacted", "The campaign does not contact this churn group"
+    ERASED = "erased", "The customer's data was erased"

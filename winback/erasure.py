@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django.db.models import Q
 
-from winback.enums import OutreachStatus
+from winback.enums import OutreachStatus, SkipReason
 from winback.links import email_hash
 from winback.models import LostCustomer, Outreach, Suppression
 
@@ -30,7 +30,7 @@ def customer_winback_erase(*, customer) -> dict[str, int]:
         .update(reason_text=""),
         "outreach_skipped": Outreach.objects.filter(
             customer=customer, status=OutreachStatus.SCHEDULED
-        ).update(status=OutreachStatus.SKIPPED, skip_reason="erased"),
+        ).update(status=OutreachStatus.SKIPPED, skip_reason=SkipReason.ERASED),
         "outreach_notes": Outreach.objects.filter(customer=customer)
         .exclude(call_outcome="", error="")
         .update(call_outcome="", error=""),

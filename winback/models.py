@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from winback import policy
 from winback.enums import (
     ChurnGroup,
     ChurnGroupSource,
@@ -182,10 +183,8 @@ class Campaign(models.Model):
         return getattr(self, f"{field}_{language}", "") or getattr(self, f"{field}_en")
 
     def runs_on(self, day) -> bool:
-        return (
-            self.active
-            and (self.starts_on is None or self.starts_on <= day)
-            and (self.ends_on is None or day <= self.ends_on)
+        return policy.runs_on(
+            active=self.active, starts_on=self.starts_on, ends_on=self.ends_on, day=day
         )
 
 

@@ -42,6 +42,7 @@ from core.dates import add_months
 from core.enums import ChangeKind
 from subscriptions.enums import CancelledBy, SubscriptionStatus
 from subscriptions.models import Subscription
+from winback import services
 from winback.enums import ChurnGroup, ChurnGroupSource
 from winback.models import LostCustomer, Outreach
 
@@ -196,6 +197,8 @@ def lost_customers_segment(*, queryset=None) -> int:
     """Put every lost customer (except those a manager re-segmented) in its churn group.
 
     Two UPDATE statements: refresh the reasons' default groups, then apply the order above.
+    Side effects: contacts still planned for those whose group moved are re-checked
+    (``services.outreach_skip_forbidden``).
     """
     queryset = LostCustomer.objects.all() if queryset is None else queryset
     queryset = queryset.exclude(churn_group_source=ChurnGroupSource.MANAGER)
@@ -217,18 +220,25 @@ def lost_customers_segment(*, queryset=None) -> int:
             ),
         )
         group, source = _group_and_source()
-        _mark_contacted(queryset.annotate(new_group=group).exclude(churn_group=F("new_group")))
-        return queryset.update(churn_group=group, churn_group_source=source)
+        moved = _mark_contacted(
+            queryset.annotate(new_group=group).exclude(churn_group=F("new_group"))
+        )
+        count = queryset.update(churn_group=group, churn_group_source=source)
+        if moved:
+            services.outreach_skip_forbidden(lost_customer_ids=moved)
+        return count
 
 
-def _mark_contacted(lost_customers) -> None:
-    """Outreach figures are kept by churn group: note the contacted ones whose group moves."""
-    changes_mark(
-        kind=ChangeKind.LOST_CUSTOMER,
-        ids=lost_customers.filter(
+def _mark_contacted(lost_customers) -> list[int]:
+    """Outreach figures are kept by churn group: note the ones with outreach whose group
+    moves (returned: their planned contacts are re-checked)."""
+    ids = list(
+        lost_customers.filter(
             Exists(Outreach.objects.filter(lost_customer=OuterRef("pk")))
-        ).values_list("pk", flat=True),
+        ).values_list("pk", flat=True)
     )
+    changes_mark(kind=ChangeKind.LOST_CUSTOMER, ids=ids)
+    return ids
 
 
 def _capped(field: str, cap: float):
@@ -283,19 +293,25 @@ def lost_customers_score(*, queryset=None, now: datetime | None = None) -> int:
 
 @transaction.atomic
 def lost_customers_resegment(*, queryset, churn_group: str, now: datetime | None = None) -> int:
-    """A manager's bulk re-segmentation: sets the group, marks the source and re-scores."""
+    """A manager's re-segmentation (of one or many): sets the group, marks the source and
+    re-scores. Side effects: contacts still planned that the new group forbids are skipped
+    (``services.outreach_skip_forbidden``)."""
     if churn_group not in ChurnGroup.values:
         raise ValueError(churn_group)
     ids = list(queryset.values_list("pk", flat=True))
     rows = LostCustomer.objects.filter(pk__in=ids)
-    _mark_contacted(rows.exclude(churn_group=churn_group))
+    moved = _mark_contacted(rows.exclude(churn_group=churn_group))
     count = rows.update(churn_group=churn_group, churn_group_source=ChurnGroupSource.MANAGER)
     lost_customers_score(queryset=rows, now=now)
+    if moved:
+        services.outreach_skip_forbidden(lost_customer_ids=moved, now=now)
     return count
 
 
 def lost_customers_release_manager_groups(*, queryset) -> int:
-    """Forget a manager's re-segmentation: the rows follow the ordinary order again."""
+    """Forget a manager's re-segmentation: the rows follow the ordinary order again.
+    Side effects: contacts still planned that the new group forbids are skipped
+    (``lost_customers_segment``)."""
     ids = list(queryset.values_list("pk", flat=True))
     rows = LostCustomer.objects.filter(pk__in=ids)
     rows.update(churn_group_source=ChurnGroupSource.FALLBACK)

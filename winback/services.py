@@ -8,7 +8,6 @@ the messages to their channel with a conditional update, so a retried task, a du
 message or a second worker can never contact anyone twice.
 """
 
-import hashlib
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -36,13 +35,13 @@ from subscriptions import services as subscription_services
 from subscriptions.actors import Actor
 from subscriptions.enums import Channel, ConsentSource, SubscriptionStatus
 from subscriptions.models import Customer
-from winback import links, messages
+from winback import links, messages, policy
 from winback.enums import (
     ComebackOfferKind,
     ConsentBasis,
-    ContactTiming,
     OutreachChannel,
     OutreachStatus,
+    SkipReason,
 )
 from winback.models import Campaign, Comeback, LostCustomer, Outreach, Suppression
 from winback.webhooks import comeback_publish, unsubscribed_publish
@@ -72,24 +71,37 @@ class ComebackError(ConflictError):
 
 
 def in_holdout(*, campaign: Campaign, lost_customer_id: int) -> bool:
-    """Deterministic: the same lost customer is always in (or out of) a campaign's holdout."""
-    digest = hashlib.sha256(f"holdout:{campaign.pk}:{lost_customer_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % 10_000 < campaign.holdout_percent * 100
+    """``policy.in_holdout`` for this campaign."""
+    return policy.in_holdout(
+        campaign_id=campaign.pk,
+        holdout_percent=campaign.holdout_percent,
+        lost_customer_id=lost_customer_id,
+    )
 
 
 def first_contact_at(*, campaign: Campaign, left_at: datetime, contract_months: int) -> datetime:
-    """When to contact first: a number of days after leaving, or contract months − 1 after."""  # noqa: RUF002
-    if campaign.timing == ContactTiming.CONTRACT_END:
-        months = (campaign.contract_months or contract_months) - 1
-        return add_months(left_at, max(months, 1))
-    return left_at + timedelta(days=campaign.first_contact_days)
+    """``policy.first_contact_at`` for this campaign."""
+    return policy.first_contact_at(
+        timing=campaign.timing,
+        first_contact_days=campaign.first_contact_days,
+        campaign_contract_months=campaign.contract_months,
+        left_at=left_at,
+        contract_months=contract_months,
+    )
+
+
+def campaign_groups(campaign: Campaign) -> set[str]:
+    """``policy.contacted_groups`` for this campaign."""
+    return policy.contacted_groups(
+        churn_groups=campaign.churn_groups,
+        include_deliberately_pushed=campaign.include_deliberately_pushed,
+    )
 
 
 def campaign_audience(*, campaign: Campaign, now: datetime):
-    """Lost customers this campaign should plan a first contact for (a queryset)."""
-    groups = [g for g in campaign.churn_groups if g in ChurnGroup.values]
-    if not campaign.include_deliberately_pushed:
-        groups = [g for g in groups if g != ChurnGroup.DELIBERATELY_PUSHED]
+    """Lost customers this campaign should plan a first contact for (a queryset); those
+    suppressed by address are dropped when planned (``outreach_plan``)."""
+    groups = sorted(campaign_groups(campaign))
     audience = LostCustomer.objects.filter(
         came_back_at__isnull=True,
         churn_group__in=groups,
@@ -117,22 +129,36 @@ class PlanResult:
 
 def outreach_plan(*, now: datetime | None = None) -> PlanResult:
     """Plan first contacts for every running campaign's new audience, and the next attempt
-    after each contact made (up to the campaign's attempts, at least its gap apart).
+    after each contact made (up to the campaign's attempts, at least its gap apart). Nobody
+    suppressed (by customer or by email address) is planned, nor a next attempt for a churn
+    group the campaign no longer contacts.
+
+    Side effects: SCHEDULED (or HOLDOUT) outreach rows; change marks for the holdouts.
 
     Safe to run at any time and concurrently: the (lost customer, campaign, attempt) unique
     constraint turns a second plan of the same contact into a no-op.
     """
     now = now or timezone.now()
     first = holdouts = following = 0
+    suppressed = _suppressed_hashes()
     for campaign in Campaign.objects.filter(active=True):
         if not campaign.runs_on(timezone.localdate(now)):
             continue
         rows = []
-        for pk, left_at, contract, customer_id, locale in (
+        for pk, left_at, contract, customer_id, locale, email in (
             campaign_audience(campaign=campaign, now=now)
-            .values_list("pk", "left_at", "contract_months", "customer_id", "customer__locale")
+            .values_list(
+                "pk",
+                "left_at",
+                "contract_months",
+                "customer_id",
+                "customer__locale",
+                "customer__email",
+            )
             .iterator(chunk_size=5000)
         ):
+            if suppressed and links.email_hash(email) in suppressed:
+                continue
             holdout = in_holdout(campaign=campaign, lost_customer_id=pk)
             rows.append(
                 Outreach(
@@ -158,11 +184,14 @@ def outreach_plan(*, now: datetime | None = None) -> PlanResult:
                 kind=ChangeKind.LOST_CUSTOMER,
                 ids=(row.lost_customer_id for row in rows if row.status == OutreachStatus.HOLDOUT),
             )
-        following += _plan_next_attempts(campaign, now)
+        following += _plan_next_attempts(campaign, now, suppressed)
     return PlanResult(first - holdouts, holdouts, following)
 
 
-def _plan_next_attempts(campaign: Campaign, now: datetime) -> int:
+def _plan_next_attempts(campaign: Campaign, now: datetime, suppressed: set[str]) -> int:
+    """Plan the next attempt after each contact made, unless the person is suppressed (by
+    customer, or by the email hashes in ``suppressed``) or the campaign no longer contacts
+    their churn group. Returns how many were planned."""
     if campaign.max_attempts < 2:
         return 0
     done = Outreach.objects.filter(
@@ -170,6 +199,7 @@ def _plan_next_attempts(campaign: Campaign, now: datetime) -> int:
         status=OutreachStatus.SENT,
         attempt__lt=campaign.max_attempts,
         lost_customer__came_back_at__isnull=True,
+        lost_customer__churn_group__in=sorted(campaign_groups(campaign)),
     ).filter(
         ~Exists(
             Outreach.objects.filter(
@@ -177,7 +207,11 @@ def _plan_next_attempts(campaign: Campaign, now: datetime) -> int:
                 campaign=campaign,
                 attempt=OuterRef("attempt") + 1,
             )
-        )
+        ),
+        ~Exists(Suppression.objects.filter(customer=OuterRef("customer_id"))),
+    )
+    done_rows = done.values_list(
+        "lost_customer_id", "customer_id", "attempt", "contacted_at", "language", "customer__email"
     )
     gap = timedelta(days=campaign.min_days_between)
     rows = [
@@ -191,9 +225,8 @@ def _plan_next_attempts(campaign: Campaign, now: datetime) -> int:
             language=language,
             created_at=now,
         )
-        for lost_id, customer_id, attempt, contacted_at, language in done.values_list(
-            "lost_customer_id", "customer_id", "attempt", "contacted_at", "language"
-        )
+        for lost_id, customer_id, attempt, contacted_at, language, email in done_rows
+        if not (suppressed and links.email_hash(email) in suppressed)
     ]
     return len(Outreach.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True))
 
@@ -233,21 +266,14 @@ def outreach_dispatch_due(*, now: datetime | None = None, batch_size: int = 0) -
     )
 
 
-def _contact_window_passed(outreach: Outreach, customer: Customer, now: datetime) -> bool:
-    limit = settings.TACK_WINBACK_CONTACT_LIMIT_MONTHS.get(customer.country.upper())
-    if limit is None:
-        return False
-    left_at = outreach.lost_customer.left_at
-    fresh_consent = (
-        customer.marketing_consent
-        and customer.marketing_consent_at is not None
-        and customer.marketing_consent_at > left_at
-    )
-    return not fresh_consent and now > add_months(left_at, limit)
-
-
 def is_suppressed(customer: Customer) -> bool:
     return customer.pk in suppressed_among([customer])
+
+
+def _suppressed_hashes() -> set[str]:
+    """The hashes of every suppressed email address (few: unsubscribes and erasures), so
+    planning can drop a suppressed address under any customer record in one query."""
+    return set(Suppression.objects.exclude(email_hash="").values_list("email_hash", flat=True))
 
 
 def suppressed_among(customers: list[Customer]) -> set[int]:
@@ -262,25 +288,65 @@ def suppressed_among(customers: list[Customer]) -> set[int]:
     return {pk for pk, hashed in hashes.items() if pk in by_customer or hashed in by_hash}
 
 
-def skip_reason(*, outreach: Outreach, customer: Customer, now: datetime, suppressed: bool) -> str:
-    """Why this contact must not be made now ('' when it may); ``suppressed`` is whether
-    the customer unsubscribed (``suppressed_among``)."""
+def contact_facts(
+    *, outreach: Outreach, customer: Customer, now: datetime, suppressed: bool
+) -> policy.ContactFacts:
+    """What ``policy`` looks at for this planned contact (its campaign, lost customer and
+    subscription loaded)."""
     campaign, lost = outreach.campaign, outreach.lost_customer
-    if not campaign.runs_on(timezone.localdate(now)):
-        return "campaign_not_running"
-    if lost.came_back_at is not None or lost.subscription.status != SubscriptionStatus.CANCELLED:
-        return "came_back"
-    if suppressed:
-        return "unsubscribed"
-    if campaign.consent_basis == ConsentBasis.CONSENT and not customer.marketing_consent:
-        return "no_consent"
-    if _contact_window_passed(outreach, customer, now):
-        return "contact_window_passed"
-    if outreach.channel == OutreachChannel.EMAIL and not customer.email:
-        return "no_email"
-    if outreach.channel == OutreachChannel.PHONE and not customer.phone:
-        return "no_phone"
-    return ""
+    return policy.ContactFacts(
+        running=campaign.runs_on(timezone.localdate(now)),
+        groups=frozenset(campaign_groups(campaign)),
+        consent_required=campaign.consent_basis == ConsentBasis.CONSENT,
+        channel=outreach.channel,
+        churn_group=lost.churn_group,
+        came_back=lost.came_back_at is not None
+        or lost.subscription.status != SubscriptionStatus.CANCELLED,
+        suppressed=suppressed,
+        consent=customer.marketing_consent,
+        consent_at=customer.marketing_consent_at,
+        left_at=lost.left_at,
+        limit_months=settings.TACK_WINBACK_CONTACT_LIMIT_MONTHS.get(customer.country.upper()),
+        has_email=bool(customer.email),
+        has_phone=bool(customer.phone),
+    )
+
+
+def skip_reason(*, outreach: Outreach, customer: Customer, now: datetime, suppressed: bool) -> str:
+    """Why this contact must not be made now ('' when it may; ``policy.skip_reason``);
+    ``suppressed`` is whether the customer unsubscribed (``suppressed_among``)."""
+    facts = contact_facts(outreach=outreach, customer=customer, now=now, suppressed=suppressed)
+    return policy.skip_reason(facts, now=now) or ""
+
+
+@transaction.atomic
+def outreach_skip_forbidden(*, lost_customer_ids: list[int], now: datetime | None = None) -> int:
+    """Re-check the contacts still planned for these lost customers after a change (a
+    re-segmentation): those a standing objection now forbids (``policy.standing_objection``:
+    unsubscribed, a churn group the campaign does not contact) are skipped with the reason.
+
+    Side effects: SCHEDULED outreach rows become SKIPPED. Returns how many.
+    """
+    now = now or timezone.now()
+    rows = list(
+        Outreach.objects.select_for_update(of=("self",))
+        .select_related("campaign", "lost_customer__subscription", "customer")
+        .filter(lost_customer_id__in=lost_customer_ids, status=OutreachStatus.SCHEDULED)
+    )
+    suppressed = suppressed_among(list({row.customer_id: row.customer for row in rows}.values()))
+    skipped = defaultdict(list)
+    for row in rows:
+        facts = contact_facts(
+            outreach=row, customer=row.customer, now=now, suppressed=row.customer_id in suppressed
+        )
+        reason = policy.standing_objection(facts)
+        if reason:
+            skipped[reason].append(row.pk)
+    for reason, ids in skipped.items():
+        Outreach.objects.filter(pk__in=ids, status=OutreachStatus.SCHEDULED).update(
+            status=OutreachStatus.SKIPPED, skip_reason=reason
+        )
+    return sum(len(ids) for ids in skipped.values())
 
 
 @dataclass(frozen=True)
@@ -376,8 +442,10 @@ def _outreach_make(
             skipped[reason].append(outreach.pk)
             results[outreach.pk] = SendResult("skipped", reason)
             continue
-        if customer.pk in last_contact:
-            next_at = last_contact[customer.pk] + cap
+        next_at = policy.postponed_until(
+            last_contact_at=last_contact.get(customer.pk), now=now, cap=cap
+        )
+        if next_at is not None:
             Outreach.objects.filter(pk=outreach.pk).update(due_at=next_at, enqueued_at=None)
             results[outreach.pk] = SendResult("postponed", next_at.isoformat())
             continue
@@ -623,7 +691,7 @@ def _finish_comeback(lost, subscription, channel, offer_cost, now) -> Comeback:
     LostCustomer.objects.filter(pk=lost.pk).update(came_back_at=now)
     changes_mark(kind=ChangeKind.LOST_CUSTOMER, ids=[lost.pk])
     Outreach.objects.filter(lost_customer=lost, status=OutreachStatus.SCHEDULED).update(
-        status=OutreachStatus.SKIPPED, skip_reason="came_back"
+        status=OutreachStatus.SKIPPED, skip_reason=SkipReason.CAME_BACK
     )
     comeback_publish(comeback=comeback, customer=subscription.customer)
     return comeback
@@ -675,7 +743,7 @@ def customer_unsubscribe(*, customer: Customer, source: str = "unsubscribe_link"
             update_fields=["marketing_consent", "marketing_consent_at", "marketing_consent_source"]
         )
     Outreach.objects.filter(customer=customer, status=OutreachStatus.SCHEDULED).update(
-        status=OutreachStatus.SKIPPED, skip_reason="unsubscribed"
+        status=OutreachStatus.SKIPPED, skip_reason=SkipReason.UNSUBSCRIBED
     )
     if created:
         unsubscribed_publish(customer=customer, source=source, at=timezone.now())

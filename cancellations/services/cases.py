@@ -175,7 +175,7 @@ def cancellation_choose_reason(
     Offer.objects.bulk_create(
         Offer(
             case=case,
-            rule=proposal.rule,
+            rule_id=proposal.rule.id,
             kind=proposal.kind,
             position=position,
             parameters=proposal.parameters,

@@ -1,7 +1,7 @@
 """Deciding a case: an offer accepted (and carried out on the subscription), the offers
 declined (the subscription set to end), or the cancellation undone."""
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -18,17 +18,12 @@ from cancellations.webhooks import case_event_publish
 from core.dates import add_months
 from core.enums import WebhookEventType
 from desk import services as desk_services
-from desk.enums import CallbackSource, CallbackWindow
+from desk.enums import CALLBACK_WINDOW_START, CallbackSource, CallbackWindow
 from subscriptions import services as subscription_services
 from subscriptions.actors import Actor
 from subscriptions.enums import SubscriptionStatus
 from subscriptions.models import Plan
 
-CALLBACK_WINDOW_START = {
-    CallbackWindow.MORNING: time(9),
-    CallbackWindow.AFTERNOON: time(12),
-    CallbackWindow.EVENING: time(16),
-}
 CALLBACK_MAX_DAYS_AHEAD = 14
 
 

@@ -9,6 +9,7 @@ from cancellations.enums import OfferKind
 from cancellations.models import OfferRule
 from cancellations.selectors import offers_for
 from subscriptions.actors import Actor
+from subscriptions.models import Subscription
 from tests.cancellations.conftest import reason
 from tests.factories import make_subscription
 
@@ -124,3 +125,17 @@ def test_rule_for_every_reason_applies_when_no_reason_is_named(subscription):
         discount_months=2,
     )
     assert kinds(subscription, "no_need")[0] == OfferKind.DISCOUNT
+
+
+def test_offers_for_reads_the_rules_the_history_and_the_cheaper_plan_only_when_needed(
+    subscription, django_assert_num_queries
+):
+    subscription = Subscription.objects.select_related("customer", "plan").get(pk=subscription.pk)
+    price, moving = reason("price"), reason("moving")
+
+    # The rules (with their reasons), the accepted offers, the next cheaper plan.
+    with django_assert_num_queries(3):
+        assert len(offers_for(subscription=subscription, reason=price)) == 2
+    # No rule for moving looks at a cheaper plan.
+    with django_assert_num_queries(2):
+        assert len(offers_for(subscription=subscription, reason=moving)) == 2

@@ -131,10 +131,18 @@ def test_erased_person_is_never_contacted_again(history, manager, campaigns):
     suppression = Suppression.objects.get(customer=history.customer)
     assert (suppression.source, suppression.email_hash) == ("erasure", links.email_hash(EMAIL))
     # The same person comes back into Tack as a new customer record, and leaves again:
-    # the hash of their address stops every contact.
+    # the hash of their address stops every contact, when planned and when sent.
     again = make_lost(reason="expectations", email=EMAIL.upper(), phone=PHONE)
     winback_services.outreach_plan()
-    outreach = Outreach.objects.get(lost_customer=again)
+    assert not Outreach.objects.filter(lost_customer=again).exists()
+    outreach = Outreach.objects.create(
+        lost_customer=again,
+        campaign=history.outreach.campaign,
+        customer=again.customer,
+        attempt=1,
+        channel="email",
+        due_at=timezone.now(),
+    )
     result = winback_services.outreach_send(outreach_id=outreach.pk)
     assert (result.status, result.detail) == ("skipped", "unsubscribed")
 
