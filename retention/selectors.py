@@ -1,4 +1,4 @@
-"""The managers' figures: their definitions, and the dashboard assembled from them.
+"""The managers' figures, assembled for the dashboard and the API.
 
 The counts and sums come from a *source*: the daily rollups (``retention.rollups``, the
 default, what the page reads) or the raw scan (``retention.scan``, the reference they must
@@ -6,29 +6,8 @@ equal). Both answer the same seven questions in SQL, one statement each; Python 
 the few totals that come back and sorts the short lists, so a page costs the same number of
 queries at ten rows as at a million.
 
-Definitions (also shown on the dashboard):
-
-* A case counts in the period its outcome was decided (``decided_at``, local day).
-* **Save rate** = saved ÷ (saved + cancelled). **Deflection rate** = (saved + abandoned) ÷
-  (saved + cancelled + abandoned). Abandoned cases are reported on their own.
-* **Billing-verified save rate (N days)** = saved cases whose subscription has no
-  cancellation request or cancellation in the ledger within N days after the save ÷ saved
-  cases decided at least N days before today.
-* **Revenue kept** (annualised) = 12 × the monthly amount of the saved subscriptions − the
-  cost of the accepted offers (a downgrade's cost is its yearly saving, so a downgrade keeps
-  the new price); monthly = annualised ÷ 12.
-* **Hit rate** = comebacks attributed to a campaign ÷ lost customers contacted for the first
-  time by a campaign, in the period.
-* **Uplift** = hit rate of the contacted − hit rate of the holdout (any comeback after the
-  planned first contact, attributed or not), with a 95% normal-approximation interval;
-  "not enough data" while either group is smaller than ``TACK_UPLIFT_MIN_GROUP``.
-* **Value of win-back sales** = the comebacks' first-year values. **Lifetime value** =
-  revenue since coming back: the monthly amount for every started month since the comeback,
-  until now or until the subscription ended again.
-* **Campaign cost** = come-back offers + contacts × ``TACK_COST_PER_EMAIL`` /
-  ``TACK_COST_PER_CALL``. **ROI** = (value − cost) ÷ cost.
-* **Cost per saved customer** = the saves' offer costs ÷ saves; **cost per won-back
-  customer** = campaign costs ÷ comebacks.
+What each figure means, and which population it counts, is written once in
+``retention.definitions`` (shown on the page and in the API's documentation).
 """
 
 import math
@@ -117,8 +96,12 @@ def _derive_case_figures(row: dict) -> dict:
     annual = (row["kept_monthly"] * 12 - row["offer_cost"]).quantize(CENT)
     figures["revenue_kept_annual"] = annual
     figures["revenue_kept_monthly"] = (annual / 12).quantize(CENT)
+    figures["calls"] = figures["phone_closed"]
+    figures["retain_cost"] = (
+        row["offer_cost"] + figures["calls"] * Decimal(str(settings.TACK_COST_PER_CALL))
+    ).quantize(CENT)
     figures["cost_per_save"] = (
-        (row["offer_cost"] / row["saved"]).quantize(CENT) if row["saved"] else None
+        (figures["retain_cost"] / row["saved"]).quantize(CENT) if row["saved"] else None
     )
     return figures
 
@@ -198,6 +181,7 @@ def winback_breakdowns(filters: Filters, *, source: ModuleType = ROLLUPS) -> dic
 @dataclass
 class WinbackSummary:
     contacted: int = 0
+    hits: int = 0
     contacts: int = 0
     calls: int = 0
     comebacks: int = 0
@@ -208,7 +192,7 @@ class WinbackSummary:
 
     @property
     def hit_rate(self) -> float | None:
-        return ratio(self.comebacks, self.contacted)
+        return ratio(self.hits, self.contacted)
 
     @property
     def cost(self) -> Decimal:
@@ -324,7 +308,6 @@ def dashboard(
     now = now or timezone.now()
     cases, previous_cases = case_summaries(filters, now=now, source=source)
     winback, previous_winback = winback_summaries(filters, now=now, source=source)
-    saves = cases["saved"]
     return {
         "filters": filters,
         "now": now,
@@ -337,13 +320,23 @@ def dashboard(
         "previous_winback": previous_winback,
         "winback_breakdowns": winback_breakdowns(filters, source=source),
         **trends(filters, now=now, source=source),
-        "retain_vs_winback": {
-            "cost_per_save": cases["cost_per_save"],
-            "cost_per_comeback": winback.cost_per_comeback,
-            "ratio": (
-                float(winback.cost_per_comeback / cases["cost_per_save"])
-                if saves and winback.cost_per_comeback and cases["cost_per_save"]
-                else None
-            ),
-        },
+        "retain_vs_winback": retain_vs_winback(cases, winback),
+    }
+
+
+def retain_vs_winback(cases: dict, winback: WinbackSummary) -> dict:
+    """Cost per customer kept against cost per customer won back, over the same period and
+    on the same footing (offers as revenue forgone over 12 months, agents' and contacts'
+    time at the configured costs), with the counts they rest on."""
+    per_save, per_comeback = cases["cost_per_save"], winback.cost_per_comeback
+    return {
+        "saves": cases["saved"],
+        "calls": cases["calls"],
+        "retain_cost": cases["retain_cost"],
+        "cost_per_save": per_save,
+        "comebacks": winback.comebacks,
+        "contacts": winback.contacts,
+        "winback_cost": winback.cost,
+        "cost_per_comeback": per_comeback,
+        "ratio": float(per_comeback / per_save) if per_save and per_comeback else None,
     }

@@ -17,6 +17,8 @@ class Table:
     title: str
     columns: list[str]
     rows: list[list]
+    totals: list | None = None  # equals the card above it, or the note says why not
+    note: str = ""
 
     def body_html(self) -> SafeString:
         """The rows as HTML, the first cell a row header: what a template loop over the
@@ -35,6 +37,9 @@ class Table:
             for row in self.rows
         ]
         return mark_safe("\n".join(rows))  # noqa: S308 (every cell is escaped above)
+
+    def csv_rows(self) -> list[list]:
+        return [*self.rows, *([self.totals] if self.totals else [])]
 
 
 def percent(value: float | None) -> str:
@@ -121,6 +126,9 @@ def summary_table(data: dict) -> Table:
     return Table("summary", "Summary", ["Figure", "This period", "Previous period"], rows)
 
 
+DECIDED_KEYS = ("saved", "cancelled", "abandoned")
+
+
 def case_tables(data: dict) -> list[Table]:
     tables = []
     for name, title in CASE_DIMENSIONS.items():
@@ -135,6 +143,16 @@ def case_tables(data: dict) -> list[Table]:
             ]
             for row in data["breakdowns"][name]
         ]
+        items = data["breakdowns"][name]
+        saved, cancelled, abandoned = (sum(r[k] for r in items) for k in DECIDED_KEYS)
+        totals = [
+            "Total",
+            saved,
+            cancelled,
+            abandoned,
+            percent(saved / (saved + cancelled) if saved + cancelled else None),
+            money(sum((r["kept_monthly"] or Decimal("0") for r in items), Decimal("0"))),
+        ]
         tables.append(
             Table(
                 f"cases_by_{name}",
@@ -148,6 +166,7 @@ def case_tables(data: dict) -> list[Table]:
                     "Monthly revenue saved",
                 ],
                 rows,
+                totals if items else None,
             )
         )
     return tables
@@ -217,6 +236,24 @@ def winback_tables(data: dict) -> list[Table]:
             ]
             for row in data["winback_breakdowns"][name]
         ]
+        items = data["winback_breakdowns"][name]
+        contacted = sum(r["contacted"] for r in items)
+        comebacks = sum(r["comebacks"] for r in items)
+        totals = [
+            "Total",
+            contacted,
+            comebacks,
+            percent(comebacks / contacted if contacted else None),
+            sum(r["holdout"] for r in items),
+            sum(r["holdout_back"] for r in items),
+            "",
+        ]
+        note = (
+            "Every contact made, not people: the total is the contacts made, and a comeback "
+            "counts on the contact it is attributed to."
+            if name == "attempt"
+            else "The same people as the hit rate above: the total equals it."
+        )
         tables.append(
             Table(
                 f"winback_by_{name}",
@@ -231,6 +268,8 @@ def winback_tables(data: dict) -> list[Table]:
                     "Uplift vs holdout",
                 ],
                 rows,
+                totals if items else None,
+                note,
             )
         )
     return tables

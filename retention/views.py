@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.template.response import TemplateResponse
 
-from retention import charts, selectors, tables
+from retention import charts, definitions, selectors, tables
 from retention.forms import DashboardFilterForm, default_filters
 
 PERMISSION = "retention.view_dashboard"
@@ -41,6 +41,7 @@ def dashboard(request):
         "winback_tables": [t for t in all_tables if t.name.startswith("winback_by_")],
         "query": request.GET.urlencode(),
         "freshness": freshness,
+        "definitions": definitions.FIGURES,
     }
     return TemplateResponse(request, "admin/retention/dashboard.html", context, status=status)
 
@@ -54,7 +55,7 @@ def _csv(all_tables, name: str, filters) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
     writer.writerow(table.columns)
-    writer.writerows([_cell(value) for value in row] for row in table.rows)
+    writer.writerows([_cell(value) for value in row] for row in table.csv_rows())
     return response
 
 

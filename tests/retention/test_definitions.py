@@ -1,0 +1,23 @@
+"""Each figure is defined once (retention.definitions); the page and the API show that text."""
+
+import pytest
+
+from retention import definitions
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_definition_names_its_formula_and_population():
+    keys = [figure.key for figure in definitions.FIGURES]
+
+    assert len(keys) == len(set(keys))
+    for figure in definitions.FIGURES:
+        assert str(figure.name) and str(figure.formula) and str(figure.population)
+
+
+def test_the_api_schema_carries_the_definitions(client, manager):
+    client.force_login(manager)
+
+    schema = client.get("/api/schema/").content.decode()
+
+    assert "Counted over: first contacts made in the period" in schema
