@@ -18,9 +18,10 @@ from types import ModuleType
 
 from django.conf import settings
 from django.db.models import DateTimeField, F, Func, Subquery, Value
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from cancellations.models import ExitReason
 from core.models import ChangeMark
 from retention import rollups, scan
 from retention.models import RollupState
@@ -32,6 +33,7 @@ from winback.models import Campaign
 __all__ = ["Filters", "dashboard", "page_meta"]
 
 CENT = Decimal("0.01")
+UNIT_SEPARATOR = "\x1f"
 ROLLUPS: ModuleType = rollups
 SCAN: ModuleType = scan
 
@@ -276,24 +278,40 @@ def _top(series: dict[str, dict], count: int) -> dict:
 # --- The page -----------------------------------------------------------------------------
 
 
-def page_meta() -> tuple[dict[str, list[tuple[int, str]]], dict]:
-    """The filter form's plans and campaigns, and how fresh the rollups are (when they were
-    last brought up to date, how many changes wait to be counted): one query, so a page
-    costs the same number of queries every time."""
+def reason_field(language: str | None) -> str:
+    field = f"label_{(language or 'en')[:2]}"
+    return field if field in {f.name for f in ExitReason._meta.fields} else "label_en"
+
+
+def page_meta(language: str | None = None) -> tuple[dict[str, list[tuple[int, str]]], dict]:
+    """The filter form's plans and campaigns, the exit reasons' labels in ``language``
+    (``choices["reason"]``: (English label, label), the figures being keyed by the English
+    one), and how fresh the rollups are (when they were last brought up to date, how many
+    changes wait to be counted): one query, so a page costs the same number of queries
+    every time."""
     no_time = Cast(Value(None), DateTimeField())  # typed, or the UNION settles on text
     pending = ChangeMark.objects.annotate(n=Func(F("pk"), function="COUNT")).values("n")
     parts = [
         Plan.objects.values(kind=Value("plan"), ident=F("pk"), label=F("name"), at=no_time),
         Campaign.objects.values(kind=Value("campaign"), ident=F("pk"), label=F("name"), at=no_time),
+        ExitReason.objects.values(
+            kind=Value("reason"),
+            ident=F("pk"),
+            label=Concat(F("label_en"), Value(UNIT_SEPARATOR), F(reason_field(language))),
+            at=no_time,
+        ),
         RollupState.objects.filter(pk=1).values(
             kind=Value("state"), ident=Subquery(pending), label=Value(""), at=F("refreshed_at")
         ),
     ]
-    choices: dict[str, list[tuple[int, str]]] = {"plan": [], "campaign": []}
+    choices: dict[str, list] = {"plan": [], "campaign": [], "reason": []}
     freshness: dict = {"refreshed_at": None, "pending": None}  # never counted yet
     for row in parts[0].order_by().union(*[part.order_by() for part in parts[1:]], all=True):
         if row["kind"] == "state":
             freshness = {"refreshed_at": row["at"], "pending": row["ident"]}
+        elif row["kind"] == "reason":
+            english, _sep, label = row["label"].partition(UNIT_SEPARATOR)
+            choices["reason"].append((english, label or english))
         else:
             choices[row["kind"]].append((row["ident"], row["label"]))
     for values in choices.values():

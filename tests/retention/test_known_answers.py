@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from retention import selectors
+from retention import formatting, selectors
 from retention.selectors import Filters
 from retention.services import rollups_refresh
 from subscriptions import services as subscription_services
@@ -146,9 +146,29 @@ def test_the_page_shows_the_card_and_tables_that_add_up_to_it(client, manager, h
     response = client.get("/admin/retention/dashboard/")
 
     tables = response.context["tables"]
-    assert tables["winback_by_campaign"].totals[:4] == ["Total", 5, 2, "40.0%"]
+    assert [str(v) for v in tables["winback_by_campaign"].totals[:4]] == [
+        "Total",
+        "5",
+        "2",
+        "40.0%",
+    ]
     assert tables["winback_by_attempt"].totals[:3] == ["Total", 6, 2]
     html = response.content.decode()
     assert "2 of 5 contacted" in html
     for key in ("hit_rate", "comebacks", "contacts", "cost_per_kept", "cost_per_won_back"):
         assert f'id="def-{key}"' in html
+
+
+def test_retain_vs_win_back_on_the_same_footing(source, hit_book, book, settings):
+    settings.TACK_COST_PER_CALL = 50.0
+    data = selectors.dashboard(last_30_days(), source=source)
+
+    # Kept in the last 30 days: A (a month's pause, 199.00) and D on the phone (a downgrade
+    # of 100.00 a month, 1,200.00 over 12 months); B cancelled and C abandoned. The phone
+    # case's call at 50.00: (199.00 + 1,200.00 + 50.00) / 2 = 724.50.
+    # Won back: 310.50 / 3 = 103.50 (see above). 724.50 / 103.50 = 7.0. Whole units,
+    # halves rounded up.
+    assert formatting.retain_vs_winback_sentence(data["retain_vs_winback"]) == (
+        "Keeping a customer cost SEK 725; winning one back cost SEK 104, 7.0× less. "  # noqa: RUF001
+        "Counted over 2 customers kept (phone cases: 1) and 3 won back (emails and calls: 6)."
+    )
