@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cancellations.enums import CaseChannel, ChurnGroup
-from retention.selectors import Filters
+from retention.selectors import Filters, VoiceFilters
 
 MAX_DAYS = 3 * 366
 
@@ -90,3 +90,57 @@ class DashboardFilterForm(forms.Form):
 def default_filters() -> Filters:
     today = timezone.localdate()
     return Filters(start=today - timedelta(days=29), end=today)
+
+
+class VoiceFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    range = forms.ChoiceField(
+        label=_("Period"), choices=[("", _("Chosen dates")), *PRESETS.items()], required=False
+    )
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reason = forms.TypedChoiceField(
+        label=_("Exit reason"), coerce=int, empty_value=None, required=False
+    )
+    plan = forms.TypedChoiceField(label=_("Plan"), coerce=int, empty_value=None, required=False)
+    channel = forms.ChoiceField(
+        label=_("Channel"), choices=[("", _("All channels")), *CaseChannel.choices], required=False
+    )
+
+    def __init__(self, *args, reasons: list, plans: list, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].choices = [("", _("All reasons")), *reasons]
+        self.fields["plan"].choices = [("", _("All plans")), *plans]
+
+    def clean(self):
+        cleaned = super().clean()
+        today = timezone.localdate()
+        if cleaned.get("range"):
+            start, end = preset_range(cleaned["range"], today)
+        else:
+            end = cleaned.get("end") or today
+            start = cleaned.get("start") or end - timedelta(days=89)
+        if start > end:
+            raise forms.ValidationError(_("The period must start before it ends."))
+        cleaned["start"], cleaned["end"] = start, end
+        return cleaned
+
+    def filters(self) -> VoiceFilters:
+        data = self.cleaned_data
+        return VoiceFilters(
+            start=data["start"],
+            end=data["end"],
+            reason=data.get("reason"),
+            plan=data.get("plan"),
+            channel=data.get("channel") or "",
+            search=(data.get("q") or "").strip(),
+        )
+
+
+def default_voice_filters() -> VoiceFilters:
+    today = timezone.localdate()
+    return VoiceFilters(start=today - timedelta(days=89), end=today)

@@ -17,15 +17,15 @@ from decimal import Decimal
 from types import ModuleType
 
 from django.conf import settings
-from django.db.models import DateTimeField, F, Func, Subquery, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import Count, DateTimeField, F, Func, Q, Subquery, Value
+from django.db.models.functions import Cast, Concat, Lower, Trim, TruncMonth
 from django.utils import timezone
 
-from cancellations.models import ExitReason
+from cancellations.models import CancellationCase, ExitReason
 from core.models import ChangeMark
 from retention import rollups, scan
 from retention.models import RollupState
-from retention.periods import Filters
+from retention.periods import Filters, day_start
 from retention.scan import VERIFY_DAYS, ZERO
 from subscriptions.models import Plan
 from winback.models import Campaign
@@ -358,3 +358,85 @@ def retain_vs_winback(cases: dict, winback: WinbackSummary) -> dict:
         "cost_per_comeback": per_comeback,
         "ratio": float(per_comeback / per_save) if per_save and per_comeback else None,
     }
+
+
+# --- Voice of the customer ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoiceFilters:
+    start: date
+    end: date  # inclusive
+    reason: int | None = None
+    plan: int | None = None
+    channel: str = ""
+    search: str = ""
+
+
+def voice_cases(filters: VoiceFilters, *, now: datetime | None = None):
+    """Cancellation cases opened in the period with the customer's own words or a named
+    competitor, newest first: never a text the free-text limit or an erasure has cleared
+    (they are blank then) nor one older than the limit."""
+    now = now or timezone.now()
+    oldest = now - timedelta(days=settings.TACK_FREE_TEXT_RETENTION_DAYS)
+    has_text, has_competitor = ~Q(reason_text=""), ~Q(competitor="")
+    cases = CancellationCase.objects.filter(
+        has_text | has_competitor,
+        opened_at__gte=max(day_start(filters.start), oldest),
+        opened_at__lt=day_start(filters.end + timedelta(days=1)),
+    )
+    if filters.reason:
+        cases = cases.filter(reason_id=filters.reason)
+    if filters.plan:
+        cases = cases.filter(plan_id=filters.plan)
+    if filters.channel:
+        cases = cases.filter(channel=filters.channel)
+    if filters.search:
+        words = filters.search
+        # Each side carries its index's condition, so the trigram indexes serve the search.
+        cases = cases.filter(
+            (has_text & Q(reason_text__icontains=words))
+            | (has_competitor & Q(competitor__icontains=words))
+        )
+    return cases.order_by("-opened_at", "-pk")
+
+
+def voice_reasons(language: str | None) -> list[tuple[int, str]]:
+    """The exit reasons to filter by, labelled in ``language``."""
+    return list(
+        ExitReason.objects.order_by(reason_field(language)).values_list(
+            "pk", reason_field(language)
+        )
+    )
+
+
+def voice_rows(cases):
+    """The columns the page and its CSV show (no name, email or other personal data)."""
+    return cases.values(
+        "pk",
+        "opened_at",
+        "channel",
+        "outcome",
+        "reason_id",
+        "reason_text",
+        "competitor",
+        plan_name=F("plan__name"),
+    )
+
+
+def competitor_counts(filters: VoiceFilters, *, now: datetime | None = None) -> dict:
+    """Named competitors per month (case and spacing ignored): the eight most named and the
+    rest as "other", in one GROUP BY."""
+    named = (
+        voice_cases(filters, now=now)
+        .exclude(competitor="")
+        .annotate(name=Lower(Trim("competitor")), month=TruncMonth("opened_at"))
+        .values("name", "month")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    series: dict[str, dict] = {}
+    for row in named:
+        month = row["month"].date() if isinstance(row["month"], datetime) else row["month"]
+        series.setdefault(row["name"], {})[month] = row["n"]
+    return _top(series, 8)

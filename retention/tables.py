@@ -141,6 +141,16 @@ def channel_label(key: str) -> str:
     return labels.get(key, key or str(NONE))
 
 
+def outcome_label(key: str) -> str:
+    labels = {
+        "open": _("Open"),
+        "saved": _("Saved"),
+        "cancelled": _("Cancelled"),
+        "abandoned": _("Abandoned"),
+    }
+    return labels.get(key, key)
+
+
 def attempt_label(key: str) -> str:
     return _("Attempt %(number)s") % {"number": key}
 

@@ -5,13 +5,20 @@ import csv
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from retention import charts, definitions, formatting, selectors, tables
-from retention.forms import PRESETS, DashboardFilterForm, default_filters
+from retention.forms import (
+    PRESETS,
+    DashboardFilterForm,
+    VoiceFilterForm,
+    default_filters,
+    default_voice_filters,
+)
 
 PERMISSION = "retention.view_dashboard"
 
@@ -137,3 +144,96 @@ def _cell(value):
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
         return "'" + value
     return value
+
+
+VOICE_PAGE_SIZE = 50
+VOICE_CSV_LIMIT = 50_000
+
+
+def voice(request):
+    """The customers' own words and the competitors they named, for managers (wrapped in
+    ``admin.site.admin_view`` by the URLconf, like the dashboard)."""
+    if not request.user.has_perm(PERMISSION):
+        raise PermissionDenied
+    choices, _freshness = selectors.page_meta(get_language())
+    reasons = selectors.voice_reasons(get_language())
+    form = VoiceFilterForm(request.GET or None, reasons=reasons, plans=choices["plan"])
+    status = 200
+    if form.is_bound and form.is_valid():
+        filters = form.filters()
+    else:
+        status = 400 if form.is_bound else 200
+        filters = default_voice_filters()
+    cases = selectors.voice_cases(filters)
+    if request.GET.get("csv"):
+        return _voice_csv(cases, filters, dict(reasons))
+    page = Paginator(selectors.voice_rows(cases), VOICE_PAGE_SIZE).get_page(request.GET.get("page"))
+    competitors = selectors.competitor_counts(filters)
+    months = [month.strftime("%Y-%m") for month in competitors["months"]]
+    labels = dict(reasons)
+    keep = request.GET.copy()
+    keep.pop("page", None)
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Voice of the customer"),
+        "form": form,
+        "filters": filters,
+        "rows": [
+            {
+                **row,
+                "channel_label": tables.channel_label(row["channel"]),
+                "reason_label": labels.get(row["reason_id"], ""),
+                "outcome_label": tables.outcome_label(row["outcome"]),
+            }
+            for row in page.object_list
+        ],
+        "page": page,
+        "competitors": competitors,
+        "competitor_months": months,
+        "competitor_chart": charts.line_chart(
+            _("Competitors named per month"),
+            months,
+            [
+                charts.Series(
+                    str(_("Other")) if row["key"] == "other" else row["key"], row["counts"]
+                )
+                for row in competitors["rows"]
+            ],
+            percent=False,
+        ),
+        "query": keep.urlencode(),
+        "retention_days": settings.TACK_FREE_TEXT_RETENTION_DAYS,
+    }
+    return TemplateResponse(request, "admin/retention/voice.html", context, status=status)
+
+
+def _voice_csv(cases, filters, labels: dict) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    filename = f"tack-voice-{filters.start}-{filters.end}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(
+        [
+            _("Opened"),
+            _("Exit reason"),
+            _("Plan"),
+            _("Channel"),
+            _("Outcome"),
+            _("In their words"),
+            _("Competitor"),
+        ]
+    )
+    for row in selectors.voice_rows(cases)[:VOICE_CSV_LIMIT]:
+        writer.writerow(
+            _cell(value)
+            for value in (
+                row["opened_at"].isoformat(),
+                labels.get(row["reason_id"], ""),
+                row["plan_name"],
+                row["channel"],
+                row["outcome"],
+                row["reason_text"],
+                row["competitor"],
+            )
+        )
+    return response
