@@ -99,7 +99,7 @@ FIGURES: tuple[Figure, ...] = (
         _(
             "share of the contacted who came back after the first contact − share of the "
             "holdout (never contacted) who came back after their planned first contact, with "
-            "a 95% confidence interval"
+            "a confidence interval (95%)"
         ),
         _(
             "first contacts and holdout members planned in the period; shown once both groups "

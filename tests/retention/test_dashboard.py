@@ -140,3 +140,36 @@ def test_csv_cells_are_never_read_as_formulas(client, manager, book):
 
     assert "'=HYPERLINK" in body
     assert "\n=HYPERLINK" not in body
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("sv", ["Andel räddade", "Behålla eller återvinna"]),
+        ("da", ["Fastholdelsesrate", "Fastholde eller genvinde"]),
+        ("nb", ["Andel beholdt", "Beholde eller gjenvinne"]),
+    ],
+)
+def test_the_dashboard_speaks_the_managers_language(client, manager, book, language, words):
+    client.force_login(manager)
+
+    html = client.get(URL, {"start": START}, headers={"accept-language": language}).content
+    groups = client.get(
+        URL, {"start": START, "tab": "churn_group"}, headers={"accept-language": language}
+    ).content.decode()
+
+    for word in words:
+        assert word in html.decode()
+    assert ">self_switcher<" not in groups  # a label, never the code
+    assert ">unintentionally_pushed<" not in groups
+
+
+def test_money_has_its_currency_and_the_locales_separators(client, manager, book):
+    client.force_login(manager)
+
+    english = client.get(URL, {"start": START}).content.decode()
+    swedish = client.get(URL, {"start": START}, headers={"accept-language": "sv"}).content.decode()
+
+    # 896.00 a month kept x 12 - 1,996.00 in offers = 8,756.00 a year
+    assert "SEK 8,756 a year" in english
+    assert "8\xa0756 SEK per år" in swedish
