@@ -86,3 +86,22 @@ def test_a_manager_never_scrolls_sideways(
         assert wide == {}, f"wider than {viewport['width']} px: {wide}"
     finally:
         context.close()
+
+
+def test_the_overview_fits_one_laptop_screen(browser, live_server, manager, book, screenshots):
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 800}, locale="en-GB"
+    )
+    page = context.new_page()
+    try:
+        admin_login(page, manager)
+        page.goto(DASHBOARD)
+        screenshots(page, "en", "manager-1280px")("overview")
+        bottoms = page.evaluate(
+            "() => [...document.querySelectorAll('.kpi, svg.chart')]"
+            ".map(e => e.getBoundingClientRect().bottom)"
+        )
+        assert len(bottoms) == 7  # five cards, two charts
+        assert max(bottoms) <= 800, bottoms
+    finally:
+        context.close()
