@@ -21,3 +21,14 @@ def test_the_api_schema_carries_the_definitions(client, manager):
     schema = client.get("/api/schema/").content.decode()
 
     assert "Counted over: first contacts made in the period" in schema
+
+
+def test_the_readme_names_every_figure():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## The retention dashboard") : readme.index("## API")]
+    words = " ".join(section.replace("*", "").split()).lower()
+
+    for figure in definitions.FIGURES:
+        assert str(figure.name).lower() in words, figure.key
