@@ -74,10 +74,13 @@ def test_billing_verification_starts_on_day_30_and_a_request_on_day_30_counts(
 
 
 def test_tenure_bands_start_at_whole_years(source, defaults, plans):
-    case_day = timezone.localdate() - timedelta(days=2)
+    days_ago = 2 if (timezone.localdate() - timedelta(days=2)).day <= 28 else 5  # no 29-31
+    case_day = timezone.localdate() - timedelta(days=days_ago)
     a_year_before = case_day.replace(year=case_day.year - 1)
-    saved_at(plans["standard"], local_noon(2), since=a_year_before)  # 12 months that day
-    saved_at(plans["standard"], local_noon(2), since=a_year_before + timedelta(days=1))  # 11
+    saved_at(plans["standard"], local_noon(days_ago), since=a_year_before)  # 12 months that day
+    saved_at(
+        plans["standard"], local_noon(days_ago), since=a_year_before + timedelta(days=1)
+    )  # 11 months
     rollups_refresh()
 
     rows = selectors.case_breakdowns(last_90_days(), source=source)["tenure"]
