@@ -172,3 +172,13 @@ def test_retain_vs_win_back_on_the_same_footing(source, hit_book, book, settings
         "Keeping a customer cost SEK 725; winning one back cost SEK 104, 7.0× less. "  # noqa: RUF001
         "Counted over 2 customers kept (phone cases: 1) and 3 won back (emails and calls: 6)."
     )
+
+
+def test_a_campaigns_calls_cost_agent_time(settings):
+    settings.TACK_COST_PER_EMAIL = 2.0
+    settings.TACK_COST_PER_CALL = 50.0
+    summary = selectors.WinbackSummary(contacts=5, calls=2, comebacks=2, offer_cost=Decimal("100"))
+
+    # 100.00 in offers + three emails at 2.00 + two calls at 50.00
+    assert summary.cost == Decimal("206.00")
+    assert summary.cost_per_comeback == Decimal("103.00")
