@@ -1,20 +1,17 @@
 from django.contrib import admin, messages
-from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.urls import path
+from django.utils.html import format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from cancellations import admin_views, links, services
-from cancellations.enums import CallbackSource, CallbackStatus
+from cancellations import admin_views, links
 from cancellations.models import (
-    CallbackRequest,
     CancellationCase,
     CaseStep,
     ExitReason,
     Offer,
     OfferRule,
 )
-from subscriptions.admin import ReadOnlyAdminMixin, SubscriptionAdmin
+from subscriptions.admin import ReadOnlyAdminMixin
 
 
 @admin.register(ExitReason)
@@ -174,107 +171,6 @@ class CancellationCaseAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
         ]
 
 
-@admin.action(description="Assign to me", permissions=["change"])
-def assign_to_me(modeladmin, request, queryset):
-    for callback in queryset:
-        services.callback_assign(callback=callback, to=request.user, by=request.user)
-        modeladmin.log_change(request, callback, "Assigned to themselves")
-
-
-@admin.action(description="No answer: try again later", permissions=["change"])
-def no_answer(modeladmin, request, queryset):
-    for callback in queryset:
-        services.callback_no_answer(callback=callback, agent=request.user)
-        modeladmin.log_change(request, callback, "No answer")
-
-
-class QueueFilter(admin.SimpleListFilter):
-    title = "queue"
-    parameter_name = "queue"
-
-    def lookups(self, request, model_admin):
-        return [("mine", "Mine"), ("overdue", "Overdue"), ("closed", "Closed"), ("all", "All")]
-
-    def queryset(self, request, queryset):
-        live = queryset.filter(status__in=[CallbackStatus.OPEN, CallbackStatus.IN_PROGRESS])
-        if self.value() == "mine":
-            return live.filter(assigned_to=request.user)
-        if self.value() == "overdue":
-            return live.filter(due_at__lt=timezone.now())
-        if self.value() == "closed":
-            return queryset.exclude(status__in=[CallbackStatus.OPEN, CallbackStatus.IN_PROGRESS])
-        if self.value() == "all":
-            return queryset
-        return live  # by default, the live queue
-
-
-@admin.register(CallbackRequest)
-class CallbackRequestAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
-    list_display = [
-        "due",
-        "window",
-        "customer",
-        "phone",
-        "reason",
-        "source",
-        "status",
-        "assigned_to",
-        "attempts",
-        "log_outcome",
-    ]
-    list_filter = [
-        QueueFilter,
-        "status",
-        "source",
-        ("assigned_to", admin.RelatedOnlyFieldListFilter),
-    ]
-    list_select_related = ["customer", "assigned_to"]
-    search_fields = ["customer__name", "customer__phone", "=customer__external_id"]
-    ordering = ["due_at", "pk"]
-    actions = [assign_to_me, no_answer]
-    change_list_template = "admin/cancellations/callbackrequest/change_list.html"
-
-    def has_change_permission(self, request, obj=None):
-        # The queue changes through its actions and the interview page, not by editing rows.
-        return obj is None and super().has_change_permission(request, obj)
-
-    @admin.display(description="due", ordering="due_at")
-    def due(self, obj):
-        stamp = timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M")
-        live = obj.status in (CallbackStatus.OPEN, CallbackStatus.IN_PROGRESS)
-        if live and obj.due_at < timezone.now():
-            return format_html(
-                '<strong class="overdue" style="color:#ba2121">{} overdue</strong>', stamp
-            )
-        return stamp
-
-    @admin.display(description="phone")
-    def phone(self, obj):
-        return obj.customer.phone
-
-    @admin.display(description="")
-    def log_outcome(self, obj):
-        if obj.status not in (CallbackStatus.OPEN, CallbackStatus.IN_PROGRESS):
-            return ""
-        if obj.source == CallbackSource.WINBACK:
-            url = reverse("admin:winback_outreach_call_for_callback", args=[obj.pk])
-        else:
-            url = reverse("admin:cancellations_interview") + f"?callback={obj.pk}"
-        return format_html('<a href="{}">Log the call</a>', url)
-
-    def get_urls(self):
-        return [
-            path(
-                "take-next/",
-                self.admin_site.admin_view(
-                    lambda request: admin_views.take_next(request, self.admin_site, self)
-                ),
-                name="cancellations_callback_take_next",
-            ),
-            *super().get_urls(),
-        ]
-
-
 @admin.action(
     description="Create cancel links for the selected subscriptions", permissions=["view"]
 )
@@ -288,6 +184,3 @@ def create_cancel_links(modeladmin, request, queryset):
             ((external_id, url, f"{expires:%Y-%m-%d %H:%M}") for url, expires, external_id in rows),
         ),
     )
-
-
-SubscriptionAdmin.actions = [*(SubscriptionAdmin.actions or []), create_cancel_links]

@@ -1,4 +1,4 @@
-"""The agents' phone desk in the admin: the exit-interview page and the queue's take-next."""
+"""The agents' phone desk in the admin: the exit-interview page."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -9,10 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cancellations import selectors, services
-from cancellations.enums import CallbackSource
 from cancellations.forms import FindSubscriptionForm, InterviewForm
-from cancellations.models import CallbackRequest, ExitReason
+from cancellations.models import ExitReason
 from core.errors import TackError
+from desk.models import CallbackRequest
 from subscriptions.models import Subscription
 from subscriptions.selectors import subscription_search, tenure_months
 
@@ -28,9 +28,7 @@ def _subscription_from_query(request):
     """(subscription, callback) named by ?subscription=, ?callback= or ?customer=."""
     callback = None
     if request.GET.get("callback"):
-        callback = get_object_or_404(
-            CallbackRequest.objects.select_related("case"), pk=request.GET["callback"]
-        )
+        callback = get_object_or_404(CallbackRequest, pk=request.GET["callback"])
         subscription = callback.subscription or (
             callback.customer.subscriptions.order_by("-started_at").first()
         )
@@ -141,25 +139,8 @@ def interview(request, admin_site, model_admin):
         if callback is not None:
             initial["callback"] = callback.pk
             context["callback"] = callback
-            if callback.case and callback.case.reason_id:
-                initial["reason"] = callback.case.reason_id
+            reason_id = selectors.reason_of_called_case(callback=callback)
+            if reason_id:
+                initial["reason"] = reason_id
         context["form"] = InterviewForm(initial=initial)
     return TemplateResponse(request, "admin/cancellations/interview.html", context)
-
-
-def take_next(request, admin_site, model_admin):
-    """Give the agent the next due call and open the interview page for it."""
-    _require(request, "cancellations.change_callbackrequest")
-    if request.method != "POST":
-        raise PermissionDenied
-    item = services.callback_take_next(agent=request.user)
-    if item is None:
-        messages.info(request, "Nothing is due right now.")
-        return HttpResponseRedirect(reverse("admin:cancellations_callbackrequest_changelist"))
-    messages.success(request, f"Your call: {item.customer} ({item.reason or item.source}).")
-    if item.source == CallbackSource.WINBACK:
-        # A former customer: the win-back call page, not an exit interview.
-        return HttpResponseRedirect(
-            reverse("admin:winback_outreach_call_for_callback", args=[item.pk])
-        )
-    return HttpResponseRedirect(reverse("admin:cancellations_interview") + f"?callback={item.pk}")

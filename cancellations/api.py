@@ -1,6 +1,5 @@
 """API v1 for companies that embed the cancellation flow in their own app."""
 
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -77,19 +76,16 @@ class CaseStartView(APIView):
             data = serializer.validated_data
             subscription = get_object_or_404(subscription_list(), external_id=data["subscription"])
             actor = _actor(request, data["channel"])
-            with transaction.atomic():
-                resumed = selectors.open_case_for(subscription=subscription) is not None
-                case = services.cancellation_start(
-                    subscription=subscription, actor=actor, language=data.get("language", "")
-                )
-                services.cancellation_choose_reason(
-                    case=case,
-                    reason=data["reason"],
-                    actor=actor,
-                    text=data["text"],
-                    competitor=data["competitor"],
-                )
-            return _case_response(case, status.HTTP_200_OK if resumed else status.HTTP_201_CREATED)
+            opened = services.cancellation_open(
+                subscription=subscription,
+                actor=actor,
+                reason=data["reason"],
+                text=data["text"],
+                competitor=data["competitor"],
+                language=data.get("language", ""),
+            )
+            code = status.HTTP_201_CREATED if opened.created else status.HTTP_200_OK
+            return _case_response(opened.case, code)
 
         return idempotent_post(request, self, handle)
 

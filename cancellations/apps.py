@@ -4,3 +4,21 @@ from django.apps import AppConfig
 class CancellationsConfig(AppConfig):
     name = "cancellations"
     verbose_name = "Tack: cancellations"
+
+    def ready(self):
+        from django.urls import reverse
+
+        from cancellations.admin import create_cancel_links
+        from cancellations.selectors import CASE_CALL_SOURCES
+        from desk import registry
+        from subscriptions.admin import register_subscription_action
+
+        # A cancellation's "call me back" and an interview's follow-up are logged as a
+        # phone exit interview.
+        registry.register(
+            *CASE_CALL_SOURCES,
+            log_url=lambda callback: (
+                reverse("admin:cancellations_interview") + f"?callback={callback.pk}"
+            ),
+        )
+        register_subscription_action(create_cancel_links)

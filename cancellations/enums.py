@@ -66,20 +66,10 @@ class CaseStepKind(models.TextChoices):
     NOTE = "note", "Note"
 
 
-class CallbackStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    IN_PROGRESS = "in_progress", "In progress"
-    DONE = "done", "Done"
-    NO_ANSWER = "no_answer", "No answer"
+class InterviewOutcome(models.TextChoices):
+    """How a phone exit interview ended."""
 
-
-class CallbackSource(models.TextChoices):
-    CANCELLATION = "cancellation", "Cancellation flow"
-    FOLLOW_UP = "follow_up", "Exit interview follow-up"
-    WINBACK = "winback", "Win-back outreach"
-
-
-class CallbackWindow(models.TextChoices):
-    MORNING = "morning", _("Morning (9–12)")  # noqa: RUF001
-    AFTERNOON = "afternoon", _("Afternoon (12–16)")  # noqa: RUF001
-    EVENING = "evening", _("Early evening (16–19)")  # noqa: RUF001
+    SAVED = "saved", "Saved: the customer accepted an offer"
+    CANCELLED = "cancelled", "Cancelled at the end of the paid period"
+    CANCELLED_NOW = "cancelled_now", "Cancelled immediately"
+    FOLLOW_UP = "follow_up", "Undecided: call again"

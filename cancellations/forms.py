@@ -6,16 +6,11 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelect
 
-from cancellations.enums import ChurnGroup, OfferKind
+from cancellations.enums import ChurnGroup, InterviewOutcome, OfferKind
 from cancellations.models import CancellationCase, ExitReason
 from subscriptions.models import Subscription
 
-OUTCOME_CHOICES = [
-    ("saved", "Saved: the customer accepted an offer"),
-    ("cancelled", "Cancelled at the end of the paid period"),
-    ("cancelled_now", "Cancelled immediately"),
-    ("follow_up", "Undecided: call again"),
-]
+OUTCOME_CHOICES = InterviewOutcome.choices
 SAVE_OFFER_CHOICES = [(k, label) for k, label in OfferKind.choices if k != OfferKind.CALLBACK]
 
 
@@ -77,8 +72,8 @@ class InterviewForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("outcome") == "saved" and not data.get("offer_kind"):
+        if data.get("outcome") == InterviewOutcome.SAVED and not data.get("offer_kind"):
             self.add_error("offer_kind", "Which offer did the customer accept?")
-        if data.get("outcome") == "follow_up" and not data.get("follow_up_at"):
+        if data.get("outcome") == InterviewOutcome.FOLLOW_UP and not data.get("follow_up_at"):
             self.add_error("follow_up_at", "When should we call again?")
         return data

@@ -9,9 +9,6 @@ from simple_history.models import HistoricalRecords
 
 from cancellations.enums import (
     BonusKind,
-    CallbackSource,
-    CallbackStatus,
-    CallbackWindow,
     CaseChannel,
     CaseOutcome,
     CaseStepKind,
@@ -261,55 +258,3 @@ class CaseStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id}: {self.kind}"
-
-
-class CallbackRequest(models.Model):
-    """An item in the agents' callback queue."""
-
-    customer = models.ForeignKey(
-        "subscriptions.Customer", on_delete=models.CASCADE, related_name="callbacks"
-    )
-    subscription = models.ForeignKey(
-        "subscriptions.Subscription",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="callbacks",
-    )
-    case = models.ForeignKey(
-        CancellationCase, null=True, blank=True, on_delete=models.SET_NULL, related_name="callbacks"
-    )
-    source = models.CharField(max_length=20, choices=CallbackSource.choices)
-    due_at = models.DateTimeField()
-    window = models.CharField(max_length=20, choices=CallbackWindow.choices, blank=True)
-    reason = models.CharField(max_length=300, blank=True, help_text="Why to call.")
-    hints = models.TextField(blank=True, help_text="What to talk about.")
-    status = models.CharField(
-        max_length=20, choices=CallbackStatus.choices, default=CallbackStatus.OPEN
-    )
-    assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="callbacks",
-    )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    taken_at = models.DateTimeField(null=True, blank=True)
-    outcome_note = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    closed_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords(get_user=history_user)
-
-    class Meta:
-        ordering = ["due_at", "pk"]
-        indexes = [
-            models.Index(
-                fields=["due_at"],
-                name="callback_queue",
-                condition=Q(status__in=["open", "in_progress"]),
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"Call {self.customer} ({self.get_status_display()})"

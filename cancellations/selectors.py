@@ -8,15 +8,17 @@ from django.conf import settings
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
-from cancellations.enums import BonusKind, CallbackStatus, CaseOutcome, OfferKind
+from cancellations.enums import BonusKind, CaseOutcome, OfferKind
 from cancellations.models import (
-    CallbackRequest,
     CancellationCase,
     ExitReason,
     Offer,
     OfferRule,
 )
 from core.dates import add_months
+from desk import selectors as desk_selectors
+from desk.enums import CallbackSource
+from desk.models import CallbackRequest
 from subscriptions.enums import SubscriptionStatus
 from subscriptions.models import Subscription
 from subscriptions.selectors import next_cheaper_plan, tenure_months
@@ -163,15 +165,32 @@ def current_offers(*, case: CancellationCase) -> QuerySet[Offer]:
     return case.offers.filter(withdrawn=False).order_by("position")
 
 
+# The calls the desk holds about a case: its "call me back" and an interview's follow-up.
+CASE_CALL_SOURCES = (CallbackSource.CANCELLATION, CallbackSource.FOLLOW_UP)
+
+
 def pending_callback(*, case: CancellationCase) -> CallbackRequest | None:
-    return case.callbacks.filter(
-        status__in=[CallbackStatus.OPEN, CallbackStatus.IN_PROGRESS]
-    ).first()
+    return desk_selectors.pending_callback(sources=CASE_CALL_SOURCES, source_ref=case.pk)
+
+
+def case_callbacks(*, case: CancellationCase):
+    return desk_selectors.callbacks_for(sources=CASE_CALL_SOURCES, source_ref=case.pk)
+
+
+def reason_of_called_case(*, callback: CallbackRequest) -> int | None:
+    """The exit reason of the case a queued call is about (to pre-fill the interview)."""
+    if callback.source not in CASE_CALL_SOURCES or callback.source_ref is None:
+        return None
+    return (
+        CancellationCase.objects.filter(pk=callback.source_ref)
+        .values_list("reason_id", flat=True)
+        .first()
+    )
 
 
 def case_detail(*, pk: int) -> CancellationCase:
     return (
         CancellationCase.objects.select_related("subscription", "customer", "reason")
-        .prefetch_related("offers", "callbacks")
+        .prefetch_related("offers")
         .get(pk=pk)
     )

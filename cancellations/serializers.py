@@ -1,7 +1,11 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from cancellations.enums import CallbackWindow, CaseChannel
-from cancellations.models import CallbackRequest, CancellationCase, ExitReason, Offer
+from cancellations import selectors
+from cancellations.enums import CaseChannel
+from cancellations.models import CancellationCase, ExitReason, Offer
+from desk.enums import CallbackWindow
+from desk.models import CallbackRequest
 from subscriptions.enums import Locale
 
 
@@ -57,7 +61,7 @@ class CancellationCaseSerializer(serializers.ModelSerializer):
     customer = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
     reason = serializers.SlugRelatedField(slug_field="code", read_only=True)
     offers = OfferSerializer(many=True, read_only=True)
-    callbacks = CallbackSerializer(many=True, read_only=True)
+    callbacks = serializers.SerializerMethodField()
 
     class Meta:
         model = CancellationCase
@@ -84,6 +88,10 @@ class CancellationCaseSerializer(serializers.ModelSerializer):
             "offers",
             "callbacks",
         ]
+
+    @extend_schema_field(CallbackSerializer(many=True))
+    def get_callbacks(self, case) -> list:
+        return CallbackSerializer(selectors.case_callbacks(case=case), many=True).data
 
 
 class CaseStartSerializer(serializers.Serializer):

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.decorators import ratelimit
 
 from cancellations import links, selectors, services
-from cancellations.enums import CallbackWindow, CaseOutcome, OfferKind
+from cancellations.enums import CaseOutcome, OfferKind
 from cancellations.models import CancellationCase, ExitReason
 from core.customer_pages import (
     LANGUAGE_CODES,
@@ -28,6 +28,8 @@ from core.customer_pages import (
     with_language,
 )
 from core.errors import TackError
+from desk.enums import CallbackWindow
+from subscriptions import selectors as subscription_selectors
 from subscriptions.actors import Actor
 from subscriptions.enums import Channel, SubscriptionStatus
 
@@ -177,9 +179,7 @@ def _offers_page(request, subscription, case, *, error=None, status=200):
             "callback_days": _callback_days(timezone.localdate()),
             "callback_windows": CallbackWindow.choices,
             "error": error,
-            "period_end": services.subscription_services.next_period_end(
-                subscription, now=timezone.now()
-            ),
+            "period_end": subscription_selectors.next_period_end(subscription, now=timezone.now()),
         },
         status=status,
     )
@@ -202,30 +202,25 @@ def decide(request, subscription):
     if case is None:
         return _redirect("entry", request)
     choice = request.POST.get("choice", "")
-    text = request.POST.get("text", "")
-    competitor = request.POST.get("competitor", "")
+    words = {"text": request.POST.get("text", ""), "competitor": request.POST.get("competitor", "")}
     try:
         if choice == "decline":
-            if competitor and case.outcome == CaseOutcome.OPEN and case.reason:
-                services.cancellation_choose_reason(
-                    case=case, reason=case.reason, actor=_actor(), competitor=competitor
-                )
-            services.cancellation_decline(case=case, actor=_actor(), text=text)
+            services.cancellation_decide(
+                case=case, actor=_actor(), decision=services.Decision.DECLINE, **words
+            )
         elif choice.startswith("offer-"):
             offer_id = int(choice.removeprefix("offer-"))
-            if (text or competitor) and case.outcome == CaseOutcome.OPEN and case.reason:
-                services.cancellation_choose_reason(
-                    case=case, reason=case.reason, actor=_actor(), text=text, competitor=competitor
-                )
-            services.offer_accept(
+            services.cancellation_decide(
                 case=case,
-                offer_id=offer_id,
                 actor=_actor(),
+                decision=services.Decision.ACCEPT,
+                offer_id=offer_id,
                 options={
                     "months": request.POST.get(f"months-{offer_id}"),
                     "day": request.POST.get("callback_day"),
                     "window": request.POST.get("callback_window"),
                 },
+                **words,
             )
         else:
             return _offers_page(

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "axes",
     "core",
     "subscriptions",
+    "desk",
     "cancellations",
     "winback",
     "privacy",
@@ -349,7 +350,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "LocaleEnum": "subscriptions.enums.Locale",
-        "CallbackWindowEnum": "cancellations.enums.CallbackWindow",
+        "CallbackWindowEnum": "desk.enums.CallbackWindow",
     },
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

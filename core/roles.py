@@ -12,7 +12,7 @@ from django.apps import apps as global_apps
 AGENTS = "Service agents"
 MANAGERS = "Retention managers"
 
-TACK_APPS = ("core", "subscriptions", "cancellations", "winback", "privacy", "retention")
+TACK_APPS = ("core", "subscriptions", "desk", "cancellations", "winback", "privacy", "retention")
 
 AGENT_PERMISSIONS = {
     "subscriptions": [
@@ -28,9 +28,8 @@ AGENT_PERMISSIONS = {
         "change_cancellationcase",
         "view_offer",
         "log_exit_interview",
-        "view_callbackrequest",
-        "change_callbackrequest",
     ],
+    "desk": ["view_callbackrequest", "change_callbackrequest"],
     "winback": ["view_lostcustomer", "view_outreach", "log_winback_call", "view_comeback"],
 }
 

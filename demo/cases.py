@@ -133,7 +133,7 @@ CALLBACK_COLUMNS = (
     "id",
     "customer_id",
     "subscription_id",
-    "case_id",
+    "source_ref",
     "source",
     "due_at",
     "window",
@@ -346,7 +346,7 @@ class CaseBook:
         self.cases = sink.rows["cancellations_cancellationcase"]
         self.offers = sink.rows["cancellations_offer"]
         self.steps = sink.rows["cancellations_casestep"]
-        self.callbacks = sink.rows["cancellations_callbackrequest"]
+        self.callbacks = sink.rows["desk_callbackrequest"]
         self.reason_ids = reason_ids
         self.reason_labels = reason_labels
         shown = [pk for code, pk in reason_ids.items() if code != "other"]

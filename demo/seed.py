@@ -161,7 +161,7 @@ BOOK_COLUMNS = {
     "cancellations_cancellationcase": CASE_COLUMNS + CASE_AGENT_COLUMNS,
     "cancellations_offer": OFFER_COLUMNS,
     "cancellations_casestep": STEP_COLUMNS,
-    "cancellations_callbackrequest": CALLBACK_COLUMNS,
+    "desk_callbackrequest": CALLBACK_COLUMNS,
     "winback_lostcustomer": LOST_COLUMNS,
 }
 ID_NAMES = {
@@ -171,7 +171,7 @@ ID_NAMES = {
     "case": "cancellations_cancellationcase",
     "offer": "cancellations_offer",
     "step": "cancellations_casestep",
-    "callback": "cancellations_callbackrequest",
+    "callback": "desk_callbackrequest",
     "lost": "winback_lostcustomer",
 }
 
@@ -320,7 +320,7 @@ DEMO_MODELS = [
     "winback.Suppression",
     "winback.LostCustomer",
     "core.OutboundEmail",
-    "cancellations.CallbackRequest",
+    "desk.CallbackRequest",
     "cancellations.CaseStep",
     "cancellations.Offer",
     "cancellations.CancellationCase",

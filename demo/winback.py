@@ -6,7 +6,6 @@ them (``demo.outreach``), some come back (``demo.comebacks``), and all of it is 
 with COPY.
 """
 
-from cancellations.services import CALLBACK_MAX_ATTEMPTS, CALLBACK_RETRY_AFTER
 from demo.cases import CALLBACK_COLUMNS, Agent
 from demo.comebacks import Comebacks
 from demo.outreach import (
@@ -18,13 +17,14 @@ from demo.outreach import (
     running_campaigns,
 )
 from demo.writer import IdCounter, RowSink, bulk_load, next_id, reset_sequences
+from desk.services import CALLBACK_MAX_ATTEMPTS, CALLBACK_RETRY_AFTER
 from winback import segmentation
 from winback.enums import OutreachChannel, OutreachStatus
 from winback.models import LostCustomer
 
 WINBACK_COLUMNS = {
     "winback_outreach": OUTREACH_COLUMNS,
-    "cancellations_callbackrequest": CALLBACK_COLUMNS,
+    "desk_callbackrequest": CALLBACK_COLUMNS,
 }
 
 
@@ -73,12 +73,12 @@ def seed_winback(ctx, agents: list[Agent]) -> None:
     ids = IdCounter(
         {
             "outreach": next_id("winback_outreach"),
-            "callback": next_id("cancellations_callbackrequest"),
+            "callback": next_id("desk_callbackrequest"),
         }
     )
     with bulk_load(*WINBACK_COLUMNS), RowSink(WINBACK_COLUMNS) as sink:
         outreach = sink.rows["winback_outreach"]
-        callbacks = sink.rows["cancellations_callbackrequest"]
+        callbacks = sink.rows["desk_callbackrequest"]
         for n, lost in enumerate(lost_customers, start=1):
             contacts = comebacks.decide(lost, player.play(lost))
             for contact in contacts:
@@ -138,7 +138,7 @@ def _win_back_call(callback_id: int, lost: Lost, contact: Contact, rng, agents) 
         callback_id,
         lost.customer_id,
         lost.subscription_id,
-        None,
+        contact.id,
         "winback",
         taken,
         "",

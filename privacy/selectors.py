@@ -8,8 +8,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from cancellations.models import CallbackRequest, CancellationCase, CaseStep, Offer
+from cancellations.models import CancellationCase, CaseStep, Offer
 from core.models import OutboundEmail, WebhookDelivery
+from desk.enums import CallbackSource
+from desk.models import CallbackRequest
 from privacy.models import DataRightsLog
 from subscriptions.models import Customer, Subscription, SubscriptionEvent
 from winback.models import Comeback, LostCustomer, Outreach, Suppression
@@ -183,7 +185,7 @@ def _callbacks(customer: Customer) -> list[dict[str, Any]]:
         .values(
             "id",
             "subscription__external_id",
-            "case_id",
+            "source_ref",
             "source",
             "due_at",
             "window",
@@ -196,9 +198,11 @@ def _callbacks(customer: Customer) -> list[dict[str, Any]]:
             "closed_at",
         ),
         subscription__external_id="subscription",
-        case_id="case",
     )
     for callback in callbacks:
+        # The case the call is about (a win-back call is about an outreach, listed there).
+        reference = callback.pop("source_ref")
+        callback["case"] = reference if callback["source"] != CallbackSource.WINBACK else None
         callback["history"] = history.get(callback["id"], [])
     return callbacks
 

@@ -1,8 +1,10 @@
 """Data rights: export, erasure and the retention limit on free text, each audited.
 
-This app sits above ``winback`` (core ← subscriptions ← cancellations ← winback ← privacy):
-export and erasure must reach every app's rows, and none of those apps needs to know
-about data rights.
+This app sits above ``winback`` (core ← subscriptions ← desk ← cancellations ← winback ←
+privacy): export reads every app's rows; erasure asks each app to clear its own (each owns
+the writes to its tables: ``core.erasure``, ``subscriptions.services.customer_identity_erase``,
+``desk.services.callback_texts_erase``, ``cancellations.services.erasure``,
+``winback.erasure``), and audits what was done.
 """
 
 from dataclasses import dataclass
@@ -13,25 +15,30 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from cancellations.models import CallbackRequest, CancellationCase
-from core.enums import EmailStatus, WebhookEventType
-from core.models import IdempotencyRecord, OutboundEmail
+from cancellations.models import CancellationCase
+from cancellations.services.erasure import case_texts_erase
+from core.enums import WebhookEventType
+from core.erasure import api_answers_forget, customer_emails_erase
 from core.webhooks import webhook_publish
+from desk.models import CallbackRequest
+from desk.services import callback_texts_erase
 from privacy import selectors
 from privacy.enums import DataRightsAction
 from privacy.models import DataRightsLog
 from subscriptions.actors import Actor
 from subscriptions.models import Customer, Subscription
+from subscriptions.services import customer_identity_erase
 from subscriptions.webhooks import customer_ref, customer_scope
-from winback.enums import OutreachStatus
-from winback.links import email_hash
-from winback.models import LostCustomer, Outreach, Suppression
+from winback.erasure import (
+    customer_suppress_for_erasure,
+    customer_winback_erase,
+    winback_texts_clear_expired,
+)
+from winback.models import LostCustomer
 
 ERASED_NAME = "Erased customer"
-NOT_SENT = "Not sent: the customer's personal data was erased."
 
 
 def _audit(
@@ -64,24 +71,6 @@ class Erasure:
     erased_at: datetime
     already_erased: bool
     cleared: dict[str, int]
-
-
-def _clear_case_texts(cases) -> dict[str, int]:
-    history = CancellationCase.history.filter(id__in=cases.values("pk"))
-    return {
-        "cases": cases.exclude(reason_text="", notes="").update(reason_text="", notes=""),
-        "case_history": history.exclude(reason_text="", notes="").update(reason_text="", notes=""),
-    }
-
-
-def _clear_callback_texts(callbacks) -> dict[str, int]:
-    history = CallbackRequest.history.filter(id__in=callbacks.values("pk"))
-    return {
-        "callbacks": callbacks.exclude(hints="", outcome_note="").update(hints="", outcome_note=""),
-        "callback_history": history.exclude(hints="", outcome_note="").update(
-            hints="", outcome_note=""
-        ),
-    }
 
 
 def _forget_admin_log(customer: Customer) -> int:
@@ -129,58 +118,18 @@ def customer_erase(*, customer: Customer, actor: Actor) -> Erasure:
         )
         return Erasure(customer, customer.erased_at, True, {})
 
-    address = customer.email.strip()
-    hashed = email_hash(address)
-    suppression, created = Suppression.objects.get_or_create(
-        customer=customer, defaults={"email_hash": hashed, "source": "erasure", "created_at": now}
-    )
-    if not created and hashed and not suppression.email_hash:
-        Suppression.objects.filter(pk=suppression.pk).update(email_hash=hashed)
-
+    customer_suppress_for_erasure(customer=customer, now=now)
     cases = CancellationCase.objects.filter(customer=customer)
-    unowned_to_them = Q(customer__isnull=True, to_email__iexact=address) if address else Q()
-    emails = OutboundEmail.objects.filter(
-        pk__in=list(
-            OutboundEmail.objects.filter(Q(customer=customer) | unowned_to_them).values_list(
-                "pk", flat=True
-            )
-        )
-    )
     case_ids = list(cases.values_list("pk", flat=True))
     cleared = {
-        **_clear_case_texts(cases),
-        **_clear_callback_texts(CallbackRequest.objects.filter(customer=customer)),
-        "lost_customer_records": LostCustomer.objects.filter(customer=customer)
-        .exclude(reason_text="")
-        .update(reason_text=""),
-        "outreach_skipped": Outreach.objects.filter(
-            customer=customer, status=OutreachStatus.SCHEDULED
-        ).update(status=OutreachStatus.SKIPPED, skip_reason="erased"),
-        "outreach_notes": Outreach.objects.filter(customer=customer)
-        .exclude(call_outcome="", error="")
-        .update(call_outcome="", error=""),
-        "emails": emails.update(
-            to_email="", subject="", body_text="", body_html="", headers={}, last_error=""
-        ),
-        "emails_not_sent": emails.filter(
-            status__in=[EmailStatus.PENDING, EmailStatus.SENDING]
-        ).update(status=EmailStatus.FAILED, last_error=NOT_SENT),
-        # Stored API answers about their cases (kept for 48 hours) may quote their words.
-        "api_answers": IdempotencyRecord.objects.filter(response_body__id__in=case_ids).delete()[0]
-        if case_ids
-        else 0,
+        **case_texts_erase(cases=cases),
+        **callback_texts_erase(callbacks=CallbackRequest.objects.filter(customer=customer)),
+        **customer_winback_erase(customer=customer),
+        **customer_emails_erase(customer=customer, address=customer.email.strip()),
+        "api_answers": api_answers_forget(object_ids=case_ids),
         "admin_log": _forget_admin_log(customer),
     }
-    Customer.objects.filter(pk=customer.pk).update(
-        name=ERASED_NAME,
-        email="",
-        phone="",
-        marketing_consent=False,
-        marketing_consent_at=None,
-        marketing_consent_source="",
-        erased_at=now,
-        updated_at=now,
-    )
+    customer_identity_erase(customer=customer, name=ERASED_NAME, now=now)
     customer.refresh_from_db()
     webhook_publish(
         event_type=WebhookEventType.CUSTOMER_ERASED,
@@ -204,14 +153,7 @@ def free_text_clear_expired(*, now: datetime | None = None) -> dict[str, int]:
     with transaction.atomic():
         old_cases = CancellationCase.objects.filter(opened_at__lt=cutoff)
         return {
-            **_clear_case_texts(old_cases),
-            "lost_customer_records": LostCustomer.objects.filter(
-                Q(case__in=old_cases.values("pk")) | Q(left_at__lt=cutoff)
-            )
-            .exclude(reason_text="")
-            .update(reason_text=""),
-            **_clear_callback_texts(CallbackRequest.objects.filter(created_at__lt=cutoff)),
-            "outreach_notes": Outreach.objects.filter(created_at__lt=cutoff)
-            .exclude(call_outcome="")
-            .update(call_outcome=""),
+            **case_texts_erase(cases=old_cases),
+            **callback_texts_erase(callbacks=CallbackRequest.objects.filter(created_at__lt=cutoff)),
+            **winback_texts_clear_expired(cutoff=cutoff, old_cases=old_cases),
         }

@@ -61,6 +61,16 @@ class EventInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
 
 
+# Admin actions on subscriptions that belong to the apps above (e.g. cancellations' "Create
+# cancel links"): each registers its own in its AppConfig.ready, so no app patches this class.
+SUBSCRIPTION_ACTIONS: list = []
+
+
+def register_subscription_action(action) -> None:
+    if action not in SUBSCRIPTION_ACTIONS:
+        SUBSCRIPTION_ACTIONS.append(action)
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -82,6 +92,7 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["customer", "plan"]
     ordering = ["external_id"]
     inlines = [EventInline]
+    actions = SUBSCRIPTION_ACTIONS  # the list the apps above register into
 
     def get_queryset(self, request):
         # The label (and the autocomplete's) names the customer and the plan.

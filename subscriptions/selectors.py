@@ -1,10 +1,10 @@
 """Reads over customers, plans and subscriptions."""
 
-from datetime import date
+from datetime import date, datetime
 
 from django.db.models import Q, QuerySet
 
-from core.dates import whole_months_between
+from core.dates import add_months, whole_months_between
 from subscriptions.models import Customer, Plan, Subscription, SubscriptionEvent
 
 
@@ -54,3 +54,11 @@ def subscription_search(*, query: str, limit: int = 25) -> list[Subscription]:
         .select_related("customer", "plan")
         .order_by("customer__name", "external_id")[:limit]
     )
+
+
+def next_period_end(subscription: Subscription, *, now: datetime) -> datetime:
+    """The end of the billing period running at ``now`` (rolled forward monthly if stale)."""
+    end = subscription.current_period_end
+    while end <= now:
+        end = add_months(end, 1)
+    return end

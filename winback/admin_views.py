@@ -7,8 +7,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import translation
 
-from cancellations.services import callback_no_answer
 from core.errors import TackError
+from desk.services import callback_no_answer
 from winback import messages as winback_messages
 from winback import services
 from winback.enums import OutreachChannel
@@ -59,7 +59,7 @@ def call(request, admin_site, model_admin, outreach_id: int):
             messages.error(request, str(error.message))
         else:
             messages.success(request, f"Logged: {OUTCOMES[outcome]} ({outreach.customer}).")
-            return HttpResponseRedirect(reverse("admin:cancellations_callbackrequest_changelist"))
+            return HttpResponseRedirect(reverse("admin:desk_callbackrequest_changelist"))
     with translation.override("en"):
         offer = winback_messages.offer_text(outreach.campaign)
     context = {

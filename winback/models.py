@@ -215,7 +215,7 @@ class Outreach(models.Model):
         "core.OutboundEmail", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     callback = models.OneToOneField(
-        "cancellations.CallbackRequest",
+        "desk.CallbackRequest",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,

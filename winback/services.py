@@ -21,9 +21,7 @@ from django.db.models import Exists, Max, OuterRef, Q, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from cancellations.enums import CallbackSource, CallbackStatus, ChurnGroup
-from cancellations.models import CallbackRequest
-from cancellations.services import callback_close
+from cancellations.enums import ChurnGroup
 from core.changes import changes_mark
 from core.dates import add_months
 from core.enums import ChangeKind, EmailStatus
@@ -31,6 +29,9 @@ from core.errors import ConflictError
 from core.models import OutboundEmail
 from core.services import email_queue, email_queue_many, email_send_batch
 from core.tasking import claim_and_enqueue
+from desk import services as desk_services
+from desk.enums import CallbackSource, CallbackStatus
+from desk.models import CallbackRequest
 from subscriptions import services as subscription_services
 from subscriptions.actors import Actor
 from subscriptions.enums import Channel, ConsentSource, SubscriptionStatus
@@ -447,13 +448,14 @@ def _queue_call(outreach: Outreach, now: datetime) -> None:
         offer = messages.offer_text(campaign)
     if offer:
         hints.append(f"Come-back offer: {offer}.")
-    callback = CallbackRequest.objects.create(
+    callback = desk_services.callback_request(
         customer=outreach.customer,
         subscription=lost.subscription,
         source=CallbackSource.WINBACK,
+        source_ref=outreach.pk,
         due_at=now,
         reason=f"Win-back: {campaign.name} (attempt {outreach.attempt})",
-        hints="\n".join(hints)[:2000],
+        hints="\n".join(hints),
     )
     Outreach.objects.filter(pk=outreach.pk).update(
         callback=callback, language=outreach.customer.locale
@@ -517,7 +519,7 @@ def outreach_log_call(
     if outreach.channel != OutreachChannel.PHONE or outreach.status not in IN_FLIGHT:
         raise ConflictError(_("Only a win-back call that was made can be logged."))
     if outreach.callback_id:
-        callback_close(callback=outreach.callback, agent=agent, note=note, now=now)
+        desk_services.callback_close(callback=outreach.callback, agent=agent, note=note, now=now)
     Outreach.objects.filter(pk=outreach.pk).update(
         status=OutreachStatus.SENT,
         sent_at=outreach.sent_at or now,

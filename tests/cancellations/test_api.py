@@ -2,10 +2,12 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from cancellations.enums import CaseOutcome, OfferKind
-from cancellations.models import CallbackRequest, CancellationCase
+from cancellations.models import CancellationCase
 from core.models import OutboundEmail
+from desk.models import CallbackRequest
 from subscriptions.enums import EventKind, SubscriptionStatus
 
 pytestmark = pytest.mark.django_db
@@ -165,3 +167,42 @@ def test_schema_documents_the_cancellation_endpoints(api):
         assert path in schema["paths"], path
     params = schema["paths"]["/api/v1/cancellations/"]["post"]["parameters"]
     assert any(p["name"] == "Idempotency-Key" for p in params)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_opens_without_an_idempotency_key_create_one_case_and_say_so_once(
+    defaults, plans, api_key
+):
+    """Found by an outside client: 50 opens at once answered 201 three times, because
+    whether the case was new was read before the subscription's lock."""
+    import threading
+
+    from django.db import connection
+
+    from tests.factories import make_subscription
+
+    subscription = make_subscription(plan=plans["standard"])
+    statuses, barrier = [], threading.Barrier(8)
+
+    def open_case():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+        barrier.wait()
+        try:
+            response = client.post(
+                "/api/v1/cancellations/",
+                {"subscription": subscription.external_id, "reason": "moving"},
+                format="json",
+            )
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=open_case) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == [200] * 7 + [201]
+    assert CancellationCase.objects.filter(subscription=subscription).count() == 1

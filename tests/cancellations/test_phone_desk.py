@@ -8,8 +8,11 @@ from django.db import connection
 from django.utils import timezone
 
 from cancellations import selectors, services
-from cancellations.enums import CallbackSource, CallbackStatus, CaseOutcome, OfferKind
-from cancellations.models import CallbackRequest, CancellationCase
+from cancellations.enums import CaseOutcome, OfferKind
+from cancellations.models import CancellationCase
+from desk import services as desk_services
+from desk.enums import CallbackSource, CallbackStatus
+from desk.models import CallbackRequest
 from subscriptions.enums import EventKind, SubscriptionStatus
 from tests.cancellations.conftest import reason
 from tests.factories import make_agent, make_subscription
@@ -91,10 +94,10 @@ def test_agent_logs_an_undecided_call_with_a_follow_up(client, agent, subscripti
     case = CancellationCase.objects.get()
     assert case.outcome == CaseOutcome.OPEN and case.follow_up_at is not None
     callback = CallbackRequest.objects.get()
-    assert (callback.source, callback.assigned_to, callback.case) == (
+    assert (callback.source, callback.assigned_to, callback.source_ref) == (
         CallbackSource.FOLLOW_UP,
         agent,
-        case,
+        case.pk,
     )
     # A case waiting for its follow-up is not abandoned.
     assert services.cases_abandon_stale(now=timezone.now() + timedelta(days=1, hours=1)) == 0
@@ -152,7 +155,7 @@ def test_search_finds_customers_by_name_email_phone_and_ids(client, agent, subsc
 
 def test_permissions(client, agent, outsider, manager, subscription):
     client.force_login(outsider)
-    for url in (INTERVIEW, "/admin/", "/admin/cancellations/callbackrequest/"):
+    for url in (INTERVIEW, "/admin/", "/admin/desk/callbackrequest/"):
         assert client.get(url).status_code == 302  # to the admin login
     client.force_login(agent)
     assert client.get(INTERVIEW).status_code == 200
@@ -191,7 +194,7 @@ def test_take_next_hands_out_the_earliest_due_item(agent, subscription):
     later = queue_item(subscription, 5)
     first = queue_item(subscription, 30)
     queue_item(subscription, -60)  # not due yet
-    taken = services.callback_take_next(agent=agent)
+    taken = desk_services.callback_take_next(agent=agent)
     assert taken == first
     assert (taken.status, taken.assigned_to, taken.attempts) == (
         CallbackStatus.IN_PROGRESS,
@@ -199,9 +202,9 @@ def test_take_next_hands_out_the_earliest_due_item(agent, subscription):
         1,
     )
     # Until it is closed, the agent gets the same item back.
-    assert services.callback_take_next(agent=agent) == first
-    services.callback_close(callback=first, agent=agent)
-    assert services.callback_take_next(agent=agent) == later
+    assert desk_services.callback_take_next(agent=agent) == first
+    desk_services.callback_close(callback=first, agent=agent)
+    assert desk_services.callback_take_next(agent=agent) == later
 
 
 def test_no_answer_retries_then_gives_up(agent, subscription):
@@ -210,8 +213,8 @@ def test_no_answer_retries_then_gives_up(agent, subscription):
         item.refresh_from_db()
         item.due_at = timezone.now() - timedelta(minutes=1)
         item.save()
-        assert services.callback_take_next(agent=agent) == item
-        item = services.callback_no_answer(callback=item, agent=agent)
+        assert desk_services.callback_take_next(agent=agent) == item
+        item = desk_services.callback_no_answer(callback=item, agent=agent)
         assert item.attempts == attempt
     assert item.status == CallbackStatus.NO_ANSWER
 
@@ -227,7 +230,7 @@ def test_two_agents_taking_at_once_never_get_the_same_item(defaults, plans):
     def take(agent):
         try:
             barrier.wait()
-            item = services.callback_take_next(agent=agent)
+            item = desk_services.callback_take_next(agent=agent)
             taken[agent.username] = item.pk if item else None
         finally:
             connection.close()
@@ -246,9 +249,9 @@ def test_two_agents_taking_at_once_never_get_the_same_item(defaults, plans):
 def test_queue_page_highlights_overdue_and_takes_next(client, agent, subscription):
     item = queue_item(subscription, 90, reason="Poor service")
     client.force_login(agent)
-    html = client.get("/admin/cancellations/callbackrequest/").content.decode()
+    html = client.get("/admin/desk/callbackrequest/").content.decode()
     assert "overdue" in html and "Take the next due call" in html
-    response = client.post("/admin/cancellations/callbackrequest/take-next/")
+    response = client.post("/admin/desk/callbackrequest/take-next/")
     assert response.status_code == 302
     assert response["Location"].endswith(f"?callback={item.pk}")
     page = client.get(response["Location"]).content.decode()

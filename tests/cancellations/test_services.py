@@ -6,9 +6,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cancellations import services
-from cancellations.enums import CallbackStatus, CaseOutcome, CaseStepKind, OfferKind
-from cancellations.models import CallbackRequest, CancellationCase, Offer, OfferRule
+from cancellations.enums import CaseOutcome, CaseStepKind, OfferKind
+from cancellations.models import CancellationCase, Offer, OfferRule
 from core.models import OutboundEmail
+from desk.enums import CallbackStatus
+from desk.models import CallbackRequest
 from subscriptions.actors import Actor
 from subscriptions.enums import EventKind, SubscriptionStatus
 from tests.cancellations.conftest import reason

@@ -8,9 +8,11 @@ from django.utils import timezone
 
 from cancellations import links, services
 from cancellations.enums import CaseOutcome, OfferKind
-from cancellations.models import CallbackRequest, CancellationCase
+from cancellations.models import CancellationCase
 from core.links import make_token
 from core.models import OutboundEmail
+from desk.models import CallbackRequest
+from subscriptions.actors import Actor
 from subscriptions.enums import EventKind, SubscriptionStatus
 from tests.cancellations.conftest import reason
 from tests.factories import make_subscription
@@ -72,9 +74,7 @@ def test_reasons_are_shuffled_per_case(defaults, plans):
     orders = set()
     for _ in range(4):
         subscription = make_subscription(plan=plans["standard"])
-        case = services.cancellation_start(
-            subscription=subscription, actor=services.Actor.customer()
-        )
+        case = services.cancellation_start(subscription=subscription, actor=Actor.customer())
         orders.add(tuple(case.reason_order))
     assert len(orders) > 1
 
@@ -233,7 +233,7 @@ def test_expired_token_gets_a_friendly_410(client, subscription, settings):
 
 def test_a_token_for_one_subscription_cannot_act_on_another(client, subscription, plans):
     other = make_subscription(plan=plans["standard"])
-    other_case = services.cancellation_start(subscription=other, actor=services.Actor.customer())
+    other_case = services.cancellation_start(subscription=other, actor=Actor.customer())
     start(client, subscription, "price")
     # Posting the other subscription's case id through this subscription's link.
     response = client.post(
@@ -271,3 +271,24 @@ def test_customer_pages_are_rate_limited_per_address(client, subscription, setti
     assert statuses[:120] == [200] * 120
     assert statuses[120] == 429
     assert client.get(url("entry", subscription), REMOTE_ADDR="10.255.0.1").status_code == 200
+
+
+def test_a_refused_decision_keeps_none_of_it_not_even_the_note(client, subscription):
+    """One click, one transaction: a pause longer than offered is refused, and the note and
+    competitor sent with it are not half-saved on the case."""
+    case = start(client, subscription, "moving")
+    pause = case.offers.get(kind=OfferKind.PAUSE)
+    response = client.post(
+        url("decide", subscription),
+        {
+            "case": case.pk,
+            "choice": f"offer-{pause.pk}",
+            f"months-{pause.pk}": "99",
+            "text": "Moving to Oslo",
+            "competitor": "Rival AB",
+        },
+    )
+    assert response.status_code == 400
+    case.refresh_from_db()
+    assert (case.outcome, case.reason_text, case.competitor) == ("open", "", "")
+    assert not case.steps.filter(kind="offer_accepted").exists()

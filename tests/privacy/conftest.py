@@ -6,7 +6,8 @@ from django.utils import timezone
 
 from cancellations import services as cancellation_services
 from cancellations.enums import OfferKind
-from cancellations.models import CallbackRequest, CancellationCase, ExitReason
+from cancellations.models import CancellationCase, ExitReason
+from desk.models import CallbackRequest
 from subscriptions.actors import Actor
 from subscriptions.models import Customer
 from tests.factories import make_customer, make_subscription
@@ -116,7 +117,7 @@ def history(campaigns, plans, agent, django_capture_on_commit_callbacks):  # noq
         saved=saved,
         follow_up=follow_up,
         cancelled=cancelled,
-        callback=CallbackRequest.objects.get(case=follow_up),
+        callback=CallbackRequest.objects.get(source_ref=follow_up.pk),
         lost=lost,
         outreach=outreach,
         comeback=comeback,

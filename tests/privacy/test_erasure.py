@@ -10,9 +10,10 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
-from cancellations.models import CallbackRequest, CancellationCase
+from cancellations.models import CancellationCase
 from core.enums import EmailStatus
 from core.models import OutboundEmail, WebhookDelivery
+from desk.models import CallbackRequest
 from privacy import selectors, services
 from privacy.models import DataRightsLog
 from retention.selectors import ROLLUPS, SCAN, Filters, dashboard

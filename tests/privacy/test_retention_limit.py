@@ -7,7 +7,8 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from cancellations import services as cancellation_services
-from cancellations.models import CallbackRequest, CancellationCase, ExitReason
+from cancellations.models import CancellationCase, ExitReason
+from desk.models import CallbackRequest
 from privacy import services
 from subscriptions.actors import Actor
 from tests.factories import make_subscription
@@ -31,7 +32,7 @@ def left_with_words(days_ago: int, words: str, agent) -> CancellationCase:
         follow_up_at=at + timedelta(days=1),
         now=at,
     )
-    CallbackRequest.objects.filter(case=case).update(created_at=at)
+    CallbackRequest.objects.filter(source_ref=case.pk).update(created_at=at)
     cancellation_services.cancellation_decline(
         case=case, actor=Actor.staff(agent), immediately=True, now=at
     )
@@ -45,7 +46,9 @@ def texts(case: CancellationCase) -> dict[str, list[str]]:
             set(CancellationCase.history.filter(id=case.pk).values_list("notes", flat=True))
         ),
         "lost": list(LostCustomer.objects.filter(case=case).values_list("reason_text", flat=True)),
-        "callback": list(CallbackRequest.objects.filter(case=case).values_list("hints", flat=True)),
+        "callback": list(
+            CallbackRequest.objects.filter(source_ref=case.pk).values_list("hints", flat=True)
+        ),
     }
 
 

@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cancellations import services as cancellation_services
-from cancellations.models import CallbackRequest, CancellationCase, CaseStep, ExitReason, Offer
+from cancellations.models import CancellationCase, CaseStep, ExitReason, Offer
 from cancellations.services import MAX_TEXT
 from core.models import OutboundEmail
+from desk.models import CallbackRequest
 from subscriptions.actors import Actor
 from subscriptions.models import Subscription, SubscriptionEvent
 from tests.factories import make_plan, make_subscription

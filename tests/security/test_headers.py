@@ -68,7 +68,7 @@ def test_admin_pages_and_dashboard_send_a_strict_policy(client, manager, custome
         "/admin/subscriptions/customer/",
         f"/admin/subscriptions/customer/{customer_a.customer.pk}/change/",
         f"/admin/cancellations/cancellationcase/{customer_a.case.pk}/change/",
-        "/admin/cancellations/callbackrequest/",
+        "/admin/desk/callbackrequest/",
         "/admin/core/webhookendpoint/add/",
         reverse("retention-dashboard"),
     ]

@@ -27,11 +27,13 @@ from django.contrib.auth.models import Group
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from drf_spectacular.generators import SchemaGenerator
 
-from cancellations.enums import CallbackSource, CaseOutcome
-from cancellations.models import CallbackRequest, CancellationCase
+from cancellations.enums import CaseOutcome
+from cancellations.models import CancellationCase
 from core.models import ApiKey, OutboundEmail, WebhookDelivery
 from core.roles import AGENTS
 from core.services import api_key_create
+from desk.enums import CallbackSource
+from desk.models import CallbackRequest
 from privacy import services as privacy_services
 from subscriptions.actors import Actor
 from subscriptions.enums import SubscriptionStatus
@@ -65,7 +67,7 @@ AGENT_MAY = {
     "cancellations.exitreason": "",
     "cancellations.offerrule": "",
     "cancellations.cancellationcase": "v",
-    "cancellations.callbackrequest": "v",
+    "desk.callbackrequest": "v",
     "winback.lostcustomer": "v",
     "winback.campaign": "",
     "winback.outreach": "v",
@@ -115,10 +117,10 @@ def staff_pages(w) -> dict[str, list[Row]]:
                 {"agent": 200},
             ),
         ],
-        "admin:cancellations_callback_take_next": [
+        "admin:desk_callback_take_next": [
             Row(
                 "post",
-                reverse("admin:cancellations_callback_take_next"),
+                reverse("admin:desk_callback_take_next"),
                 {"agent": 302, "manager": 302},
             ),
         ],
@@ -380,7 +382,7 @@ STAFF_PAGE_NAMES = [
     "admin:privacy_customer_export",
     "admin:privacy_customer_erase",
     "admin:cancellations_interview",
-    "admin:cancellations_callback_take_next",
+    "admin:desk_callback_take_next",
     "admin:winback_outreach_call",
     "admin:winback_outreach_call_for_callback",
     "admin:index",

@@ -6,6 +6,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from core.dates import add_months
+from core.errors import TackError
 from subscriptions import services
 from subscriptions.actors import Actor
 from subscriptions.billing import BillingError, _gateway
@@ -118,7 +119,7 @@ def test_subscription_change_plan_refusals(problem):
         services.subscription_cancel(subscription=subscription, actor=CUSTOMER)
     events_before = len(ledger(subscription))
 
-    with pytest.raises(services.TackError):
+    with pytest.raises(TackError):
         services.subscription_change_plan(subscription=subscription, plan=target, actor=CUSTOMER)
 
     assert len(ledger(subscription)) == events_before

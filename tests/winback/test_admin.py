@@ -149,7 +149,7 @@ def win_back_call(campaigns):
 def test_take_next_opens_the_win_back_call_page_with_talking_points(client, agent, win_back_call):
     client.force_login(agent)
 
-    response = client.post(reverse("admin:cancellations_callback_take_next"), follow=True)
+    response = client.post(reverse("admin:desk_callback_take_next"), follow=True)
 
     assert response.redirect_chain[-1][0] == reverse(
         "admin:winback_outreach_call_for_callback", args=[win_back_call.callback_id]

@@ -8,12 +8,12 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from cancellations.enums import CallbackSource, CallbackStatus
-from cancellations.models import CallbackRequest
-from cancellations.services import callback_close, callback_no_answer
 from core import services as core_services
 from core.enums import EmailStatus
 from core.models import OutboundEmail
+from desk.enums import CallbackSource, CallbackStatus
+from desk.models import CallbackRequest
+from desk.services import callback_close, callback_no_answer
 from subscriptions.enums import SubscriptionStatus
 from tests.winback.conftest import make_lost
 from winback import services

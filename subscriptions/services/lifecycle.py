@@ -1,179 +1,25 @@
-"""Every change to customers and subscriptions.
-
-Each subscription service locks the row, checks the transition, hands the change to the
-billing gateway and writes one ledger row, all in one transaction.
-"""
+"""A subscription's life: start, pause and resume, plan changes, credits and discounts,
+cancellation (scheduled, withdrawn, immediate), reactivation and the changes falling due."""
 
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.changes import changes_mark
 from core.dates import add_months
-from core.enums import ChangeKind
-from core.errors import ConflictError, TackError
 from subscriptions.actors import Actor
-from subscriptions.billing import billing_gateway
-from subscriptions.enums import LEAVE_KINDS, CancelledBy, Channel, ConsentSource, EventKind
+from subscriptions.enums import CancelledBy, EventKind
 from subscriptions.enums import SubscriptionStatus as Status
+from subscriptions.errors import SubscriptionError, SubscriptionInputError
 from subscriptions.models import Customer, Plan, Subscription, SubscriptionEvent
-from subscriptions.webhooks import ledger_event_publish
+from subscriptions.selectors import next_period_end
+from subscriptions.services.ledger import _commit, _lock, _require, _snapshot
 
 MAX_PAUSE_MONTHS = 12
 MAX_DISCOUNT_MONTHS = 24
-
-
-class SubscriptionError(ConflictError):
-    code = "invalid_transition"
-
-
-class SubscriptionInputError(TackError):
-    code = "invalid"
-
-
-class CustomerErased(ConflictError):
-    code = "customer_erased"
-
-
-def _snapshot(subscription: Subscription) -> dict[str, Any]:
-    def iso(value):
-        return value.isoformat() if value else None
-
-    return {
-        "status": subscription.status,
-        "plan": subscription.plan.code,
-        "monthly_amount": str(subscription.monthly_amount),
-        "currency": subscription.currency,
-        "current_period_end": iso(subscription.current_period_end),
-        "paused_until": iso(subscription.paused_until),
-        "cancel_at": iso(subscription.cancel_at),
-        "cancelled_at": iso(subscription.cancelled_at),
-        "discount_percent": subscription.discount_percent,
-        "discount_until": iso(subscription.discount_until),
-    }
-
-
-def _lock(subscription: Subscription) -> Subscription:
-    return (
-        Subscription.objects.select_for_update(of=("self",))
-        .select_related("plan", "customer")
-        .get(pk=subscription.pk)
-    )
-
-
-def _require(subscription: Subscription, allowed: set[str], action) -> None:
-    if subscription.status not in allowed:
-        raise SubscriptionError(
-            _("Cannot %(action)s a subscription that is %(status)s.")
-            % {"action": action, "status": subscription.get_status_display().lower()}
-        )
-
-
-def _commit(
-    subscription: Subscription,
-    *,
-    kind: str,
-    actor: Actor,
-    before: dict,
-    amount: Decimal | None = None,
-    note: str = "",
-    now: datetime | None = None,
-) -> SubscriptionEvent:
-    """Pass the change to billing, save the row, append its ledger entry and its webhook."""
-    after = _snapshot(subscription)
-    billing_gateway().apply(subscription=subscription, kind=kind, before=before, after=after)
-    subscription.save()
-    last = subscription.events.aggregate(last=Max("sequence"))["last"] or 0
-    if kind in LEAVE_KINDS:
-        # An earlier save of this subscription may no longer count as billing-verified.
-        changes_mark(kind=ChangeKind.SUBSCRIPTION_LEFT, ids=[subscription.pk])
-    event = SubscriptionEvent.objects.create(
-        subscription=subscription,
-        sequence=last + 1,
-        kind=kind,
-        channel=actor.channel,
-        actor=actor.user,
-        actor_label=actor.label[:120],
-        before=before,
-        after=after,
-        amount=amount,
-        currency=subscription.currency if amount is not None else "",
-        note=note[:500],
-        created_at=now or timezone.now(),
-    )
-    ledger_event_publish(event=event, subscription=subscription)
-    return event
-
-
-def next_period_end(subscription: Subscription, *, now: datetime) -> datetime:
-    """The end of the billing period running at ``now`` (rolled forward monthly if stale)."""
-    end = subscription.current_period_end
-    while end <= now:
-        end = add_months(end, 1)
-    return end
-
-
-# --- Customers -----------------------------------------------------------------
-
-CUSTOMER_FIELDS = ("name", "email", "phone", "locale", "country", "customer_since")
-CONSENT_SOURCE_BY_CHANNEL = {
-    Channel.WEB: ConsentSource.WEB,
-    Channel.PHONE: ConsentSource.PHONE,
-    Channel.API: ConsentSource.API,
-    Channel.IMPORT: ConsentSource.IMPORT,
-}
-
-
-@transaction.atomic
-def customer_upsert(
-    *, external_id: str, data: dict[str, Any], actor: Actor
-) -> tuple[Customer, bool, bool]:
-    """Create or update a customer by external id. Returns (customer, created, changed).
-
-    ``data`` holds any of CUSTOMER_FIELDS plus ``marketing_consent``. Sending the same data
-    twice changes nothing the second time. An erased customer is refused (CustomerErased).
-    """
-    customer = Customer.objects.select_for_update().filter(external_id=external_id).first()
-    if customer is not None and customer.erased_at is not None:
-        raise CustomerErased(
-            _("This customer's personal data has been erased, so it cannot be sent in again.")
-        )
-    created = customer is None
-    if created:
-        customer = Customer(external_id=external_id)
-    changed = created
-    for field in CUSTOMER_FIELDS:
-        if field in data and getattr(customer, field) != data[field]:
-            setattr(customer, field, data[field])
-            changed = True
-    if "marketing_consent" in data and (
-        created or customer.marketing_consent != data["marketing_consent"]
-    ):
-        customer_set_consent_fields(
-            customer,
-            consent=data["marketing_consent"],
-            source=CONSENT_SOURCE_BY_CHANNEL.get(actor.channel, ConsentSource.API),
-        )
-        changed = True
-    if changed:
-        customer.full_clean(exclude=["external_id"] if not created else None)
-        customer.save()
-    return customer, created, changed
-
-
-def customer_set_consent_fields(customer: Customer, *, consent: bool, source: str) -> None:
-    customer.marketing_consent = consent
-    customer.marketing_consent_at = timezone.now()
-    customer.marketing_consent_source = source
-
-
-# --- Subscriptions: lifecycle -------------------------------------------------------
 
 
 @transaction.atomic
@@ -476,104 +322,3 @@ def subscription_apply_due_changes(*, now: datetime | None = None, limit: int = 
         _end_discount(subscription=subscription, actor=actor, now=now)
         discounts += 1
     return DueChanges(cancelled, resumed, discounts)
-
-
-# --- Subscriptions: sync from the company's systems -----------------------------------
-
-
-@transaction.atomic
-def subscription_upsert(
-    *,
-    external_id: str,
-    customer: Customer,
-    plan: Plan,
-    actor: Actor,
-    started_at: datetime | None = None,
-    current_period_end: datetime | None = None,
-    monthly_amount: Decimal | None = None,
-    status: str | None = None,
-    paused_until: datetime | None = None,
-    cancel_at: datetime | None = None,
-    cancelled_at: datetime | None = None,
-) -> tuple[Subscription, bool, bool]:
-    """Create or update a subscription by external id. Returns (subscription, created, changed).
-
-    Status changes go through the lifecycle services above (so they are validated and
-    ledgered like any other change); the same input twice changes nothing the second time.
-    """
-    now = timezone.now()
-    subscription = Subscription.objects.filter(external_id=external_id).first()
-    created = subscription is None
-    if created:
-        subscription = subscription_start(
-            external_id=external_id,
-            customer=customer,
-            plan=plan,
-            actor=actor,
-            started_at=started_at,
-            current_period_end=current_period_end,
-            monthly_amount=monthly_amount,
-        )
-        changed = True
-    else:
-        subscription = _lock(subscription)
-        if subscription.customer_id != customer.pk:
-            raise SubscriptionInputError(_("A subscription cannot move to another customer."))
-        changed = False
-        if plan.pk != subscription.plan_id:
-            subscription = subscription_change_plan(
-                subscription=subscription, plan=plan, actor=actor
-            )
-            changed = True
-        updates = {
-            "started_at": started_at,
-            "current_period_end": current_period_end,
-            "monthly_amount": monthly_amount,
-        }
-        updates = {k: v for k, v in updates.items() if v is not None}
-        if any(getattr(subscription, k) != v for k, v in updates.items()):
-            before = _snapshot(subscription)
-            for field, value in updates.items():
-                setattr(subscription, field, value)
-            _commit(subscription, kind=EventKind.UPDATED, actor=actor, before=before)
-            changed = True
-    if status and status != subscription.status:
-        _transition_to(
-            subscription,
-            status=status,
-            actor=actor,
-            paused_until=paused_until,
-            cancel_at=cancel_at,
-            cancelled_at=cancelled_at or now,
-        )
-        subscription.refresh_from_db()
-        changed = True
-    return subscription, created, changed
-
-
-def _transition_to(
-    subscription: Subscription,
-    *,
-    status: str,
-    actor: Actor,
-    paused_until: datetime | None,
-    cancel_at: datetime | None,
-    cancelled_at: datetime,
-) -> None:
-    current = subscription.status
-    if status == Status.CANCELLED:
-        subscription_cancel(subscription=subscription, actor=actor, now=cancelled_at)
-    elif status == Status.PAUSED:
-        if paused_until is None:
-            raise SubscriptionInputError(_("A paused subscription needs paused_until."))
-        subscription_pause(subscription=subscription, until=paused_until, actor=actor)
-    elif status == Status.CANCEL_PENDING:
-        if cancel_at is None:
-            raise SubscriptionInputError(_("A scheduled cancellation needs cancel_at."))
-        subscription_schedule_cancel(subscription=subscription, actor=actor, at=cancel_at)
-    elif current == Status.PAUSED:
-        subscription_resume(subscription=subscription, actor=actor)
-    elif current == Status.CANCEL_PENDING:
-        subscription_withdraw_cancel(subscription=subscription, actor=actor)
-    else:
-        subscription_reactivate(subscription=subscription, actor=actor)

@@ -1,0 +1,123 @@
+"""Subscriptions pushed in by the company's own systems (the API, imports)."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from subscriptions.actors import Actor
+from subscriptions.enums import EventKind
+from subscriptions.enums import SubscriptionStatus as Status
+from subscriptions.errors import SubscriptionInputError
+from subscriptions.models import Customer, Plan, Subscription
+from subscriptions.services.ledger import _commit, _lock, _snapshot
+from subscriptions.services.lifecycle import (
+    subscription_cancel,
+    subscription_change_plan,
+    subscription_pause,
+    subscription_reactivate,
+    subscription_resume,
+    subscription_schedule_cancel,
+    subscription_start,
+    subscription_withdraw_cancel,
+)
+
+
+@transaction.atomic
+def subscription_upsert(
+    *,
+    external_id: str,
+    customer: Customer,
+    plan: Plan,
+    actor: Actor,
+    started_at: datetime | None = None,
+    current_period_end: datetime | None = None,
+    monthly_amount: Decimal | None = None,
+    status: str | None = None,
+    paused_until: datetime | None = None,
+    cancel_at: datetime | None = None,
+    cancelled_at: datetime | None = None,
+) -> tuple[Subscription, bool, bool]:
+    """Create or update a subscription by external id. Returns (subscription, created, changed).
+
+    Status changes go through the lifecycle services above (so they are validated and
+    ledgered like any other change); the same input twice changes nothing the second time.
+    """
+    now = timezone.now()
+    subscription = Subscription.objects.filter(external_id=external_id).first()
+    created = subscription is None
+    if created:
+        subscription = subscription_start(
+            external_id=external_id,
+            customer=customer,
+            plan=plan,
+            actor=actor,
+            started_at=started_at,
+            current_period_end=current_period_end,
+            monthly_amount=monthly_amount,
+        )
+        changed = True
+    else:
+        subscription = _lock(subscription)
+        if subscription.customer_id != customer.pk:
+            raise SubscriptionInputError(_("A subscription cannot move to another customer."))
+        changed = False
+        if plan.pk != subscription.plan_id:
+            subscription = subscription_change_plan(
+                subscription=subscription, plan=plan, actor=actor
+            )
+            changed = True
+        updates = {
+            "started_at": started_at,
+            "current_period_end": current_period_end,
+            "monthly_amount": monthly_amount,
+        }
+        updates = {k: v for k, v in updates.items() if v is not None}
+        if any(getattr(subscription, k) != v for k, v in updates.items()):
+            before = _snapshot(subscription)
+            for field, value in updates.items():
+                setattr(subscription, field, value)
+            _commit(subscription, kind=EventKind.UPDATED, actor=actor, before=before)
+            changed = True
+    if status and status != subscription.status:
+        _transition_to(
+            subscription,
+            status=status,
+            actor=actor,
+            paused_until=paused_until,
+            cancel_at=cancel_at,
+            cancelled_at=cancelled_at or now,
+        )
+        subscription.refresh_from_db()
+        changed = True
+    return subscription, created, changed
+
+
+def _transition_to(
+    subscription: Subscription,
+    *,
+    status: str,
+    actor: Actor,
+    paused_until: datetime | None,
+    cancel_at: datetime | None,
+    cancelled_at: datetime,
+) -> None:
+    current = subscription.status
+    if status == Status.CANCELLED:
+        subscription_cancel(subscription=subscription, actor=actor, now=cancelled_at)
+    elif status == Status.PAUSED:
+        if paused_until is None:
+            raise SubscriptionInputError(_("A paused subscription needs paused_until."))
+        subscription_pause(subscription=subscription, until=paused_until, actor=actor)
+    elif status == Status.CANCEL_PENDING:
+        if cancel_at is None:
+            raise SubscriptionInputError(_("A scheduled cancellation needs cancel_at."))
+        subscription_schedule_cancel(subscription=subscription, actor=actor, at=cancel_at)
+    elif current == Status.PAUSED:
+        subscription_resume(subscription=subscription, actor=actor)
+    elif current == Status.CANCEL_PENDING:
+        subscription_withdraw_cancel(subscription=subscription, actor=actor)
+    else:
+        subscription_reactivate(subscription=subscription, actor=actor)
