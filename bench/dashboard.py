@@ -1,5 +1,6 @@
 """Time the retention dashboard for the last 12 months against the raw-SQL scan of the same
-figures, in one run, on a seeded PostgreSQL database.
+figures, and the voice-of-the-customer page's search over three years of cases, in one run,
+on a seeded PostgreSQL database.
 
 Usage (seed first with bench/seed_demo.py, or pass --seed N to seed N customers here):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tack_bench \\
@@ -123,6 +124,7 @@ def measure(*, runs: int, rebuild: bool) -> list[list[str]]:
             str(page_queries),
         ]
     )
+    rows.extend(measure_voice(client, runs=runs))
     now = timezone.now()
     for label, source in (
         ("figures from the rollups", selectors.ROLLUPS),
@@ -164,6 +166,45 @@ def measure(*, runs: int, rebuild: bool) -> list[list[str]]:
             "",
         ],
     )
+    return rows
+
+
+def measure_voice(client, *, runs: int) -> list[list[str]]:
+    """The voice-of-the-customer page over three years of cases: the newest page of texts,
+    a search for a word a few customers used, and for a competitor many named (each with its
+    count of matches, the slowest part)."""
+    from django.utils import timezone
+
+    from cancellations.models import CancellationCase
+    from retention import selectors
+
+    today = timezone.localdate()
+    start = today - timedelta(days=3 * 365)
+    base = f"/admin/retention/voice/?start={start}&end={today}"
+    in_period = CancellationCase.objects.filter(opened_at__date__gte=start).count()
+    rows = []
+    for label, query in (
+        ("no search", ""),
+        ("search for a rare word", "&q=offline"),
+        ("search for a competitor", "&q=nordflix"),
+    ):
+        url = base + query
+        response = client.get(url, secure=True)
+        assert response.status_code == 200
+        words = query.partition("=")[2]
+        matches = selectors.voice_cases(
+            selectors.VoiceFilters(start=start, end=today, search=words)
+        ).count()
+        times, queries, sql = timed(lambda url=url: client.get(url, secure=True), runs)
+        rows.append(
+            [
+                f"voice of the customer over {in_period:,} cases, {label}: {matches:,} "
+                f"matches (SQL {ms(sql)})",
+                ms(statistics.median(times)),
+                ms(min(times)),
+                str(queries),
+            ]
+        )
     return rows
 
 

@@ -418,6 +418,8 @@ TACK_WINBACK_BATCH_SECONDS = env.int("TACK_WINBACK_BATCH_SECONDS", default=60)
 TACK_COST_PER_EMAIL = env.float("TACK_COST_PER_EMAIL", default=1.0)
 TACK_COST_PER_CALL = env.float("TACK_COST_PER_CALL", default=50.0)
 TACK_UPLIFT_MIN_GROUP = env.int("TACK_UPLIFT_MIN_GROUP", default=30)
+# The dashboard greys a rate that rests on fewer cases (or people) than this, with its count.
+TACK_DASHBOARD_MIN_CASES = env.int("TACK_DASHBOARD_MIN_CASES", default=20)
 # Outbound webhooks: how long a receiver may take, the retry schedule (doubling from the base
 # up to the cap between attempts, given up this many hours after the first), how long a
 # claimed delivery may run before the sweep retries it, and how long the log is kept.

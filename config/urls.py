@@ -24,6 +24,11 @@ urlpatterns = [
         admin.site.admin_view(retention_views.dashboard),
         name="retention-dashboard",
     ),
+    path(
+        "admin/retention/voice/",
+        admin.site.admin_view(retention_views.voice),
+        name="retention-voice",
+    ),
     path("admin/", admin.site.urls),
     path("cancel/", include("cancellations.urls")),
     path("", include("winback.urls")),

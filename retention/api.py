@@ -4,7 +4,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from retention import selectors
+from retention import definitions, selectors
 from retention.selectors import Filters
 from retention.serializers import SummaryQuerySerializer, SummarySerializer
 from subscriptions.api import ERROR_RESPONSES
@@ -13,6 +13,7 @@ from subscriptions.api import ERROR_RESPONSES
 def _winback(summary: selectors.WinbackSummary) -> dict:
     return {
         "contacted": summary.contacted,
+        "hits": summary.hits,
         "contacts": summary.contacts,
         "comebacks": summary.comebacks,
         "organic": summary.organic,
@@ -31,7 +32,8 @@ class MetricsSummaryView(APIView):
         description=(
             "The same figures as the retention dashboard, for the period `from`–`to` and the "
             "period of the same length before it. Rates are shares between 0 and 1 (null "
-            "when there is nothing to divide); money is a decimal string."
+            "when there is nothing to divide); money is a decimal string.\n\n"
+            + definitions.as_text()
         ),
         parameters=[
             OpenApiParameter("from", str, required=True, description="First day, YYYY-MM-DD."),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 PALETTE = ["#2f6f62", "#c2703d", "#4a6fa5", "#8a5a9b", "#b08b2e", "#6b7b80"]
 WIDTH, HEIGHT = 720, 220
@@ -20,16 +21,22 @@ class Series:
 
 
 def _frame(title: str, body: list[str], legend: list[tuple[str, str]]) -> SafeString:
-    items = "".join(
-        f'<g transform="translate({PAD_LEFT + 150 * i},{HEIGHT - 6})">'
-        f'<rect width="10" height="10" y="-9" fill="{color}"/>'
-        f'<text x="14" font-size="11">{escape(name)}</text></g>'
-        for i, (name, color) in enumerate(legend)
-    )
+    items, x, row = [], PAD_LEFT, 0
+    for name, color in legend:
+        width = 24 + 6.5 * len(str(name))  # about the width of an 11px label
+        if x + width > WIDTH - PAD_RIGHT and x > PAD_LEFT:  # wrap, never overlap
+            x, row = PAD_LEFT, row + 1
+        items.append(
+            f'<g transform="translate({x:.0f},{HEIGHT + 8 + 14 * row})">'
+            f'<rect width="10" height="10" y="-9" fill="{color}"/>'
+            f'<text x="14" font-size="11">{escape(name)}</text></g>'
+        )
+        x += width
+    height = HEIGHT + 14 * (row + 1) + (6 if legend else 0)
     svg = (
-        f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT + 14}" '
+        f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {height}" '
         f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
-        f"{''.join(body)}{items}</svg>"
+        f"{''.join(body)}{''.join(items)}</svg>"
     )
     return mark_safe(svg)  # noqa: S308 - every label above is escaped
 
@@ -120,43 +127,109 @@ def bar_chart(
     return _frame(title, body, [])
 
 
-def dashboard_charts(data: dict) -> dict[str, SafeString]:
-    """The dashboard's charts from its data."""
+def rate_with_volume(
+    title: str,
+    labels: Sequence[str],
+    rates: Sequence[float | None],
+    counts: Sequence[int],
+    *,
+    rate_name: str,
+    count_name: str,
+    minimum: int,
+) -> SafeString:
+    """A rate per period as a line over the number of cases it rests on as bars (their own
+    scale, right), so a week of two cases cannot pass for a trend: points on fewer than
+    ``minimum`` cases are drawn hollow."""
+    count = max(len(labels), 1)
+    plot_width = WIDTH - PAD_LEFT - PAD_RIGHT - 30
+    slot = plot_width / count
+    top_count = max(counts, default=0) or 1
+    body = _axes(1.0, True)
+    for index, value in enumerate(counts):
+        height = (HEIGHT - PAD_BOTTOM - PAD_TOP) * value / top_count
+        body.append(
+            f'<rect x="{PAD_LEFT + slot * index + slot * 0.15:.1f}" '
+            f'y="{HEIGHT - PAD_BOTTOM - height:.1f}" width="{slot * 0.7:.1f}" '
+            f'height="{height:.1f}" fill="#d9d4c7"/>'
+        )
+    body.append(
+        f'<text x="{WIDTH - PAD_RIGHT}" y="{PAD_TOP + 4}" font-size="10" text-anchor="end">'
+        f"{top_count:,}</text>"
+    )
+    for index, label in enumerate(labels):
+        if index % max(1, len(labels) // 6) == 0:
+            x = PAD_LEFT + slot * (index + 0.5)
+            body.append(
+                f'<text x="{x:.1f}" y="{HEIGHT - PAD_BOTTOM + 14}" font-size="10" '
+                f'text-anchor="middle">{escape(label)}</text>'
+            )
+    color = PALETTE[0]
+    points = []
+    for index, value in enumerate(rates):
+        if value is None:
+            continue
+        x, y = PAD_LEFT + slot * (index + 0.5), _y(value, 1.0)
+        points.append(f"{x:.1f},{y:.1f}")
+        fill = color if counts[index] >= minimum else "white"
+        body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{fill}" stroke="{color}"/>')
+    if len(points) > 1:
+        body.insert(len(body) - len(points), _polyline(points, color))
+    return _frame(title, body, [(rate_name, color), (count_name, "#d9d4c7")])
+
+
+def dashboard_charts(data: dict, *, minimum: int) -> dict[str, SafeString]:
+    """The dashboard's charts from its data: the overview's two, and one per tab where a
+    person would rather look than read."""
     weeks = data["weekly"]
     labels = [week["week"].strftime("%d %b") for week in weeks]
     mix = data["mix"]
-    month_labels = [month.strftime("%b %Y") for month in mix["reason"]["months"]]
     return {
-        "weekly": line_chart(
-            "Weekly save rate and hit rate",
+        "save_rate": rate_with_volume(
+            _("Save rate by week, with the decided cases"),
             labels,
-            [
-                Series("Save rate", [week["save_rate"] for week in weeks]),
-                Series("Hit rate", [week["hit_rate"] for week in weeks]),
-            ],
+            [week["save_rate"] for week in weeks],
+            [week.get("saved", 0) + week.get("cancelled", 0) for week in weeks],
+            rate_name=_("Save rate"),
+            count_name=_("Saved + cancelled"),
+            minimum=minimum,
+        ),
+        "hit_rate": rate_with_volume(
+            _("Hit rate by week, with the lost customers contacted"),
+            labels,
+            [week["hit_rate"] for week in weeks],
+            [week.get("contacted", 0) for week in weeks],
+            rate_name=_("Hit rate"),
+            count_name=_("Contacted"),
+            minimum=minimum,
         ),
         "reasons": bar_chart(
-            "Save rate by exit reason",
-            [
-                (row["key"] or "(none)", row["save_rate"] or 0.0)
-                for row in data["breakdowns"]["reason"]
-            ],
+            _("Save rate by exit reason"),
+            [(row[0], row[4].value or 0.0) for row in data["tables"]["cases_by_reason"].rows],
             percent=True,
         ),
         "groups": bar_chart(
-            "Cases by churn group",
-            [(row["key"] or "(none)", row["closed"]) for row in data["breakdowns"]["churn_group"]],
+            _("Cases by churn group"),
+            [
+                (row[0], row[1] + row[2] + row[3])
+                for row in data["tables"]["cases_by_churn_group"].rows
+            ],
         ),
         "reasons_over_time": line_chart(
-            "Cancellations by exit reason per month",
-            month_labels,
-            [Series(row["key"], row["counts"]) for row in mix["reason"]["rows"]],
+            _("Cancellations by exit reason per month"),
+            [month.strftime("%b %Y") for month in mix["reason"]["months"]],
+            [
+                Series(row[0], row[1:])
+                for row in data["tables"]["cancellations_by_reason_per_month"].rows
+            ],
             percent=False,
         ),
         "groups_over_time": line_chart(
-            "Cancellations by churn group per month",
+            _("Cancellations by churn group per month"),
             [month.strftime("%b %Y") for month in mix["churn_group"]["months"]],
-            [Series(row["key"], row["counts"]) for row in mix["churn_group"]["rows"]],
+            [
+                Series(row[0], row[1:])
+                for row in data["tables"]["cancellations_by_churn_group_per_month"].rows
+            ],
             percent=False,
         ),
     }

@@ -1,44 +1,77 @@
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from cancellations.enums import CaseChannel, ChurnGroup
-from retention.selectors import Filters
+from retention.selectors import Filters, VoiceFilters
 
 MAX_DAYS = 3 * 366
 
 
+PRESETS = {
+    "30d": _("Last 30 days"),
+    "quarter": _("This quarter"),
+    "12m": _("Last 12 months"),
+    "ytd": _("Year to date"),
+}
+
+
+def preset_range(name: str, today: date) -> tuple[date, date]:
+    """A preset's first and last day (inclusive), ending today."""
+    if name == "quarter":
+        return today.replace(month=(today.month - 1) // 3 * 3 + 1, day=1), today
+    if name == "12m":  # this month so far and the eleven before it
+        months = today.year * 12 + today.month - 1 - 11
+        return date(months // 12, months % 12 + 1, 1), today
+    if name == "ytd":
+        return today.replace(month=1, day=1), today
+    return today - timedelta(days=29), today
+
+
 class DashboardFilterForm(forms.Form):
+    range = forms.ChoiceField(
+        label=_("Period"), choices=[("", _("Chosen dates")), *PRESETS.items()], required=False
+    )
     start = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     end = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     channel = forms.ChoiceField(
-        choices=[("", "All channels"), *CaseChannel.choices], required=False
+        label=_("Channel"),
+        choices=[("", _("All channels")), *CaseChannel.choices],
+        required=False,
     )
-    plan = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
+    plan = forms.TypedChoiceField(label=_("Plan"), coerce=int, empty_value=None, required=False)
     churn_group = forms.ChoiceField(
-        choices=[("", "All churn groups"), *ChurnGroup.choices], required=False
+        label=_("Churn group"),
+        choices=[("", _("All churn groups")), *ChurnGroup.choices],
+        required=False,
     )
-    campaign = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
+    campaign = forms.TypedChoiceField(
+        label=_("Campaign"), coerce=int, empty_value=None, required=False
+    )
 
     def __init__(self, *args, choices: dict, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["plan"].choices = [("", "All plans"), *choices["plan"]]
-        self.fields["campaign"].choices = [("", "All campaigns"), *choices["campaign"]]
+        self.fields["plan"].choices = [("", _("All plans")), *choices["plan"]]
+        self.fields["campaign"].choices = [("", _("All campaigns")), *choices["campaign"]]
 
     def clean(self):
         cleaned = super().clean()
         today = timezone.localdate()
-        end = cleaned.get("end") or today
-        start = cleaned.get("start") or end - timedelta(days=29)
+        if cleaned.get("range"):
+            start, end = preset_range(cleaned["range"], today)
+        else:
+            end = cleaned.get("end") or today
+            start = cleaned.get("start") or end - timedelta(days=29)
         if start > end:
-            raise forms.ValidationError("The period must start before it ends.")
+            raise forms.ValidationError(_("The period must start before it ends."))
         if (end - start).days > MAX_DAYS:
-            raise forms.ValidationError("Choose a period of at most three years.")
+            raise forms.ValidationError(_("Choose a period of at most three years."))
         cleaned["start"], cleaned["end"] = start, end
         return cleaned
 
@@ -57,3 +90,57 @@ class DashboardFilterForm(forms.Form):
 def default_filters() -> Filters:
     today = timezone.localdate()
     return Filters(start=today - timedelta(days=29), end=today)
+
+
+class VoiceFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    range = forms.ChoiceField(
+        label=_("Period"), choices=[("", _("Chosen dates")), *PRESETS.items()], required=False
+    )
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reason = forms.TypedChoiceField(
+        label=_("Exit reason"), coerce=int, empty_value=None, required=False
+    )
+    plan = forms.TypedChoiceField(label=_("Plan"), coerce=int, empty_value=None, required=False)
+    channel = forms.ChoiceField(
+        label=_("Channel"), choices=[("", _("All channels")), *CaseChannel.choices], required=False
+    )
+
+    def __init__(self, *args, reasons: list, plans: list, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].choices = [("", _("All reasons")), *reasons]
+        self.fields["plan"].choices = [("", _("All plans")), *plans]
+
+    def clean(self):
+        cleaned = super().clean()
+        today = timezone.localdate()
+        if cleaned.get("range"):
+            start, end = preset_range(cleaned["range"], today)
+        else:
+            end = cleaned.get("end") or today
+            start = cleaned.get("start") or end - timedelta(days=89)
+        if start > end:
+            raise forms.ValidationError(_("The period must start before it ends."))
+        cleaned["start"], cleaned["end"] = start, end
+        return cleaned
+
+    def filters(self) -> VoiceFilters:
+        data = self.cleaned_data
+        return VoiceFilters(
+            start=data["start"],
+            end=data["end"],
+            reason=data.get("reason"),
+            plan=data.get("plan"),
+            channel=data.get("channel") or "",
+            search=(data.get("q") or "").strip(),
+        )
+
+
+def default_voice_filters() -> VoiceFilters:
+    today = timezone.localdate()
+    return VoiceFilters(start=today - timedelta(days=89), end=today)

@@ -590,6 +590,7 @@ def winback_totals(filters: Filters, *, now: datetime) -> list[dict]:
             **_as_sums(
                 {
                     "people": int_sum("first_contacts"),
+                    "hits": int_sum("first_comebacks"),
                     "contacts": int_sum("contacts"),
                     "calls": int_sum("contacts", filter=Q(channel="phone")),
                     "attributed": NO_INT,

@@ -396,6 +396,7 @@ def comeback_totals(filters: Filters, *, now: datetime) -> QuerySet:
         .values("series")
         .annotate(
             people=NO_INT,
+            hits=NO_INT,
             contacts=NO_INT,
             calls=NO_INT,
             attributed=Count("pk", filter=attributed),
@@ -423,6 +424,7 @@ def winback_totals(filters: Filters, *, now: datetime) -> list[dict]:
             .values("series")
             .annotate(
                 people=Count("pk", filter=Q(attempt=1)),
+                hits=Count("pk", filter=Q(attempt=1) & ATTRIBUTED_TO_CAMPAIGN),
                 contacts=Count("pk"),
                 calls=Count("pk", filter=Q(channel="phone")),
                 attributed=NO_INT,

@@ -1,4 +1,4 @@
-"""The managers' figures: their definitions, and the dashboard assembled from them.
+"""The managers' figures, assembled for the dashboard and the API.
 
 The counts and sums come from a *source*: the daily rollups (``retention.rollups``, the
 default, what the page reads) or the raw scan (``retention.scan``, the reference they must
@@ -6,29 +6,8 @@ equal). Both answer the same seven questions in SQL, one statement each; Python 
 the few totals that come back and sorts the short lists, so a page costs the same number of
 queries at ten rows as at a million.
 
-Definitions (also shown on the dashboard):
-
-* A case counts in the period its outcome was decided (``decided_at``, local day).
-* **Save rate** = saved ÷ (saved + cancelled). **Deflection rate** = (saved + abandoned) ÷
-  (saved + cancelled + abandoned). Abandoned cases are reported on their own.
-* **Billing-verified save rate (N days)** = saved cases whose subscription has no
-  cancellation request or cancellation in the ledger within N days after the save ÷ saved
-  cases decided at least N days before today.
-* **Revenue kept** (annualised) = 12 × the monthly amount of the saved subscriptions − the
-  cost of the accepted offers (a downgrade's cost is its yearly saving, so a downgrade keeps
-  the new price); monthly = annualised ÷ 12.
-* **Hit rate** = comebacks attributed to a campaign ÷ lost customers contacted for the first
-  time by a campaign, in the period.
-* **Uplift** = hit rate of the contacted − hit rate of the holdout (any comeback after the
-  planned first contact, attributed or not), with a 95% normal-approximation interval;
-  "not enough data" while either group is smaller than ``TACK_UPLIFT_MIN_GROUP``.
-* **Value of win-back sales** = the comebacks' first-year values. **Lifetime value** =
-  revenue since coming back: the monthly amount for every started month since the comeback,
-  until now or until the subscription ended again.
-* **Campaign cost** = come-back offers + contacts × ``TACK_COST_PER_EMAIL`` /
-  ``TACK_COST_PER_CALL``. **ROI** = (value − cost) ÷ cost.
-* **Cost per saved customer** = the saves' offer costs ÷ saves; **cost per won-back
-  customer** = campaign costs ÷ comebacks.
+What each figure means, and which population it counts, is written once in
+``retention.definitions`` (shown on the page and in the API's documentation).
 """
 
 import math
@@ -38,14 +17,15 @@ from decimal import Decimal
 from types import ModuleType
 
 from django.conf import settings
-from django.db.models import DateTimeField, F, Func, Subquery, Value
-from django.db.models.functions import Cast
+from django.db.models import Count, DateTimeField, F, Func, Q, Subquery, Value
+from django.db.models.functions import Cast, Concat, Lower, Trim, TruncMonth
 from django.utils import timezone
 
+from cancellations.models import CancellationCase, ExitReason
 from core.models import ChangeMark
 from retention import rollups, scan
 from retention.models import RollupState
-from retention.periods import Filters
+from retention.periods import Filters, day_start
 from retention.scan import VERIFY_DAYS, ZERO
 from subscriptions.models import Plan
 from winback.models import Campaign
@@ -53,6 +33,7 @@ from winback.models import Campaign
 __all__ = ["Filters", "dashboard", "page_meta"]
 
 CENT = Decimal("0.01")
+UNIT_SEPARATOR = "\x1f"
 ROLLUPS: ModuleType = rollups
 SCAN: ModuleType = scan
 
@@ -117,8 +98,12 @@ def _derive_case_figures(row: dict) -> dict:
     annual = (row["kept_monthly"] * 12 - row["offer_cost"]).quantize(CENT)
     figures["revenue_kept_annual"] = annual
     figures["revenue_kept_monthly"] = (annual / 12).quantize(CENT)
+    figures["calls"] = figures["phone_closed"]
+    figures["retain_cost"] = (
+        row["offer_cost"] + figures["calls"] * Decimal(str(settings.TACK_COST_PER_CALL))
+    ).quantize(CENT)
     figures["cost_per_save"] = (
-        (row["offer_cost"] / row["saved"]).quantize(CENT) if row["saved"] else None
+        (figures["retain_cost"] / row["saved"]).quantize(CENT) if row["saved"] else None
     )
     return figures
 
@@ -198,6 +183,7 @@ def winback_breakdowns(filters: Filters, *, source: ModuleType = ROLLUPS) -> dic
 @dataclass
 class WinbackSummary:
     contacted: int = 0
+    hits: int = 0
     contacts: int = 0
     calls: int = 0
     comebacks: int = 0
@@ -208,7 +194,7 @@ class WinbackSummary:
 
     @property
     def hit_rate(self) -> float | None:
-        return ratio(self.comebacks, self.contacted)
+        return ratio(self.hits, self.contacted)
 
     @property
     def cost(self) -> Decimal:
@@ -292,24 +278,40 @@ def _top(series: dict[str, dict], count: int) -> dict:
 # --- The page -----------------------------------------------------------------------------
 
 
-def page_meta() -> tuple[dict[str, list[tuple[int, str]]], dict]:
-    """The filter form's plans and campaigns, and how fresh the rollups are (when they were
-    last brought up to date, how many changes wait to be counted): one query, so a page
-    costs the same number of queries every time."""
+def reason_field(language: str | None) -> str:
+    field = f"label_{(language or 'en')[:2]}"
+    return field if field in {f.name for f in ExitReason._meta.fields} else "label_en"
+
+
+def page_meta(language: str | None = None) -> tuple[dict[str, list[tuple[int, str]]], dict]:
+    """The filter form's plans and campaigns, the exit reasons' labels in ``language``
+    (``choices["reason"]``: (English label, label), the figures being keyed by the English
+    one), and how fresh the rollups are (when they were last brought up to date, how many
+    changes wait to be counted): one query, so a page costs the same number of queries
+    every time."""
     no_time = Cast(Value(None), DateTimeField())  # typed, or the UNION settles on text
     pending = ChangeMark.objects.annotate(n=Func(F("pk"), function="COUNT")).values("n")
     parts = [
         Plan.objects.values(kind=Value("plan"), ident=F("pk"), label=F("name"), at=no_time),
         Campaign.objects.values(kind=Value("campaign"), ident=F("pk"), label=F("name"), at=no_time),
+        ExitReason.objects.values(
+            kind=Value("reason"),
+            ident=F("pk"),
+            label=Concat(F("label_en"), Value(UNIT_SEPARATOR), F(reason_field(language))),
+            at=no_time,
+        ),
         RollupState.objects.filter(pk=1).values(
             kind=Value("state"), ident=Subquery(pending), label=Value(""), at=F("refreshed_at")
         ),
     ]
-    choices: dict[str, list[tuple[int, str]]] = {"plan": [], "campaign": []}
+    choices: dict[str, list] = {"plan": [], "campaign": [], "reason": []}
     freshness: dict = {"refreshed_at": None, "pending": None}  # never counted yet
     for row in parts[0].order_by().union(*[part.order_by() for part in parts[1:]], all=True):
         if row["kind"] == "state":
             freshness = {"refreshed_at": row["at"], "pending": row["ident"]}
+        elif row["kind"] == "reason":
+            english, _sep, label = row["label"].partition(UNIT_SEPARATOR)
+            choices["reason"].append((english, label or english))
         else:
             choices[row["kind"]].append((row["ident"], row["label"]))
     for values in choices.values():
@@ -324,7 +326,6 @@ def dashboard(
     now = now or timezone.now()
     cases, previous_cases = case_summaries(filters, now=now, source=source)
     winback, previous_winback = winback_summaries(filters, now=now, source=source)
-    saves = cases["saved"]
     return {
         "filters": filters,
         "now": now,
@@ -337,13 +338,105 @@ def dashboard(
         "previous_winback": previous_winback,
         "winback_breakdowns": winback_breakdowns(filters, source=source),
         **trends(filters, now=now, source=source),
-        "retain_vs_winback": {
-            "cost_per_save": cases["cost_per_save"],
-            "cost_per_comeback": winback.cost_per_comeback,
-            "ratio": (
-                float(winback.cost_per_comeback / cases["cost_per_save"])
-                if saves and winback.cost_per_comeback and cases["cost_per_save"]
-                else None
-            ),
-        },
+        "retain_vs_winback": retain_vs_winback(cases, winback),
     }
+
+
+def retain_vs_winback(cases: dict, winback: WinbackSummary) -> dict:
+    """Cost per customer kept against cost per customer won back, over the same period and
+    on the same footing (offers as revenue forgone over 12 months, agents' and contacts'
+    time at the configured costs), with the counts they rest on."""
+    per_save, per_comeback = cases["cost_per_save"], winback.cost_per_comeback
+    return {
+        "saves": cases["saved"],
+        "calls": cases["calls"],
+        "retain_cost": cases["retain_cost"],
+        "cost_per_save": per_save,
+        "comebacks": winback.comebacks,
+        "contacts": winback.contacts,
+        "winback_cost": winback.cost,
+        "cost_per_comeback": per_comeback,
+        "ratio": float(per_comeback / per_save) if per_save and per_comeback else None,
+    }
+
+
+# --- Voice of the customer ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoiceFilters:
+    start: date
+    end: date  # inclusive
+    reason: int | None = None
+    plan: int | None = None
+    channel: str = ""
+    search: str = ""
+
+
+def voice_cases(filters: VoiceFilters, *, now: datetime | None = None):
+    """Cancellation cases opened in the period with the customer's own words or a named
+    competitor, newest first: never a text the free-text limit or an erasure has cleared
+    (they are blank then) nor one older than the limit."""
+    now = now or timezone.now()
+    oldest = now - timedelta(days=settings.TACK_FREE_TEXT_RETENTION_DAYS)
+    has_text, has_competitor = ~Q(reason_text=""), ~Q(competitor="")
+    cases = CancellationCase.objects.filter(
+        has_text | has_competitor,
+        opened_at__gte=max(day_start(filters.start), oldest),
+        opened_at__lt=day_start(filters.end + timedelta(days=1)),
+    )
+    if filters.reason:
+        cases = cases.filter(reason_id=filters.reason)
+    if filters.plan:
+        cases = cases.filter(plan_id=filters.plan)
+    if filters.channel:
+        cases = cases.filter(channel=filters.channel)
+    if filters.search:
+        words = filters.search
+        # Each side carries its index's condition, so the trigram indexes serve the search.
+        cases = cases.filter(
+            (has_text & Q(reason_text__icontains=words))
+            | (has_competitor & Q(competitor__icontains=words))
+        )
+    return cases.order_by("-opened_at", "-pk")
+
+
+def voice_reasons(language: str | None) -> list[tuple[int, str]]:
+    """The exit reasons to filter by, labelled in ``language``."""
+    return list(
+        ExitReason.objects.order_by(reason_field(language)).values_list(
+            "pk", reason_field(language)
+        )
+    )
+
+
+def voice_rows(cases):
+    """The columns the page and its CSV show (no name, email or other personal data)."""
+    return cases.values(
+        "pk",
+        "opened_at",
+        "channel",
+        "outcome",
+        "reason_id",
+        "reason_text",
+        "competitor",
+        plan_name=F("plan__name"),
+    )
+
+
+def competitor_counts(filters: VoiceFilters, *, now: datetime | None = None) -> dict:
+    """Named competitors per month (case and spacing ignored): the eight most named and the
+    rest as "other", in one GROUP BY."""
+    named = (
+        voice_cases(filters, now=now)
+        .exclude(competitor="")
+        .annotate(name=Lower(Trim("competitor")), month=TruncMonth("opened_at"))
+        .values("name", "month")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    series: dict[str, dict] = {}
+    for row in named:
+        month = row["month"].date() if isinstance(row["month"], datetime) else row["month"]
+        series.setdefault(row["name"], {})[month] = row["n"]
+    return _top(series, 8)

@@ -49,11 +49,19 @@ class CaseFiguresSerializer(serializers.Serializer):
 
 
 class WinbackFiguresSerializer(serializers.Serializer):
-    contacted = serializers.IntegerField(help_text="Lost customers contacted.")
+    contacted = serializers.IntegerField(
+        help_text="Lost customers contacted for the first time by a campaign in the period."
+    )
+    hits = serializers.IntegerField(
+        help_text="Of those, the people who came back through that campaign (the hit rate's "
+        "numerator)."
+    )
     contacts = serializers.IntegerField(help_text="Emails sent and calls made.")
-    comebacks = serializers.IntegerField(help_text="Comebacks attributed to a contact.")
+    comebacks = serializers.IntegerField(
+        help_text="Comebacks dated in the period attributed to a contact."
+    )
     organic = serializers.IntegerField(help_text="Comebacks without a contact.")
-    hit_rate = RateField(allow_null=True)
+    hit_rate = RateField(allow_null=True, help_text="hits ÷ contacted.")
     value = serializers.DecimalField(max_digits=16, decimal_places=2)
     lifetime_value = serializers.DecimalField(max_digits=16, decimal_places=2)
     cost = serializers.DecimalField(max_digits=16, decimal_places=2)

@@ -22,16 +22,17 @@ def test_managers_see_the_dashboard_with_charts_tables_and_definitions(client, m
     assert response.status_code == 200
     html = response.content.decode()
     assert "Retention dashboard" in html
-    assert html.count('<svg class="chart"') == 5
+    assert html.count('<svg class="chart"') == 2  # the overview's two; the tabs have more
     for text in (
         "Save rate",
-        "Deflection rate",
+        "deflection",
         "Billing-verified",
         "Hit rate",
         'id="definitions"',
-        "Web funnel",
+        "Retain vs win back",
     ):
         assert text in html
+    assert "Web funnel" in client.get(URL, {"tab": "offer"}).content.decode()
 
 
 def test_agents_outsiders_and_anonymous_are_refused(client, agent, outsider):
@@ -139,3 +140,36 @@ def test_csv_cells_are_never_read_as_formulas(client, manager, book):
 
     assert "'=HYPERLINK" in body
     assert "\n=HYPERLINK" not in body
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("sv", ["Andel räddade", "Behålla eller återvinna"]),
+        ("da", ["Fastholdelsesrate", "Fastholde eller genvinde"]),
+        ("nb", ["Andel beholdt", "Beholde eller gjenvinne"]),
+    ],
+)
+def test_the_dashboard_speaks_the_managers_language(client, manager, book, language, words):
+    client.force_login(manager)
+
+    html = client.get(URL, {"start": START}, headers={"accept-language": language}).content
+    groups = client.get(
+        URL, {"start": START, "tab": "churn_group"}, headers={"accept-language": language}
+    ).content.decode()
+
+    for word in words:
+        assert word in html.decode()
+    assert ">self_switcher<" not in groups  # a label, never the code
+    assert ">unintentionally_pushed<" not in groups
+
+
+def test_money_has_its_currency_and_the_locales_separators(client, manager, book):
+    client.force_login(manager)
+
+    english = client.get(URL, {"start": START}).content.decode()
+    swedish = client.get(URL, {"start": START}, headers={"accept-language": "sv"}).content.decode()
+
+    # 896.00 a month kept x 12 - 1,996.00 in offers = 8,756.00 a year
+    assert "SEK 8,756 a year" in english
+    assert "8\xa0756 SEK per år" in swedish

@@ -47,7 +47,8 @@ def test_revenue_kept_net_of_the_offers(source, book):
     assert figures["offer_cost"] == Decimal("1996.00")
     assert figures["revenue_kept_annual"] == Decimal("8756.00")
     assert figures["revenue_kept_monthly"] == Decimal("729.67")
-    assert figures["cost_per_save"] == Decimal("499.00")
+    # (1996.00 in offers + one phone case at 50.00 a call) / 4 saves
+    assert figures["cost_per_save"] == Decimal("511.50")
 
 
 def test_filters_narrow_every_figure(source, book, plans):
@@ -172,4 +173,4 @@ def test_the_whole_dashboard_reads_in_a_fixed_number_of_queries(
     assert data["cases"]["saved"] == 4
     assert data["previous_cases"]["saved"] == 0
     assert data["mix"]["reason"]["rows"] == [{"key": "It costs too much", "counts": [1]}]
-    assert data["retain_vs_winback"]["cost_per_save"] == Decimal("499.00")
+    assert data["retain_vs_winback"]["cost_per_save"] == Decimal("511.50")

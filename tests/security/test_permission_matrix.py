@@ -100,6 +100,10 @@ def staff_pages(w) -> dict[str, list[Row]]:
             Row("get", dashboard, {}),
             Row("get", dashboard + "?csv=cases_by_reason", {}),  # the CSV download
         ],
+        "retention-voice": [
+            Row("get", reverse("retention-voice") + "?q=cheaper", {}),
+            Row("get", reverse("retention-voice") + "?csv=1", {}),  # the CSV download
+        ],
         "admin:privacy_customer_export": [
             Row("get", reverse("admin:privacy_customer_export", args=[customer.pk]), {}),
         ],
@@ -374,6 +378,7 @@ def test_every_url_pattern_is_in_the_matrix():
 
 STAFF_PAGE_NAMES = [
     "retention-dashboard",
+    "retention-voice",
     "admin:privacy_customer_export",
     "admin:privacy_customer_erase",
     "admin:cancellations_interview",
