@@ -6,8 +6,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from cancellations import links
-from core import services
 from core.enums import EmailStatus
+from core.outbox import email as email_outbox
 from core.services import api_key_create
 from tests.cancellations.conftest import defaults  # noqa: F401 - a fixture
 from tests.factories import make_subscription
@@ -46,13 +46,13 @@ def test_an_email_the_broker_refused_is_left_for_the_next_sweep_at_once(
     django_capture_on_commit_callbacks,
 ):
     with publishing_to(UNREACHABLE), django_capture_on_commit_callbacks(execute=True):
-        email = services.email_queue(
+        email = email_outbox.email_queue(
             dedupe_key="k", kind="test", to_email="ole@example.com", subject="Takk", body_text="Hei"
         )
 
     email.refresh_from_db()
     assert (email.status, email.enqueued_at) == (EmailStatus.PENDING, None)
     with publishing_to(UNREACHABLE), django_capture_on_commit_callbacks(execute=True):
-        assert services.email_sweep() == [email.pk]  # not only after the requeue window
+        assert email_outbox.email_sweep() == [email.pk]  # not only after the requeue window
     email.refresh_from_db()
     assert email.enqueued_at is None  # refused again: still waiting for the next sweep

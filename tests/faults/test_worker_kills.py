@@ -23,10 +23,10 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
-from core import services as core_services
-from core import webhooks
 from core.enums import EmailStatus, WebhookDeliveryStatus
 from core.models import OutboundEmail, WebhookDelivery
+from core.outbox import email as email_outbox
+from core.outbox import webhooks as webhook_outbox
 from tests.conftest import CapturingSMTPHandler
 from tests.factories import make_endpoint
 from tests.faults.conftest import (
@@ -193,8 +193,8 @@ def test_workers_killed_repeatedly_lose_nothing_and_send_nothing_twice(
             def drained() -> bool:
                 # What beat does every few seconds: release dead workers' claims, publish
                 # what is due or was lost, carry deliveries back to the outreach.
-                core_services.email_sweep()
-                webhooks.webhook_sweep()
+                email_outbox.email_sweep()
+                webhook_outbox.webhook_sweep()
                 winback_services.outreach_dispatch_due()
                 winback_services.outreach_sync_channels()
                 return (
