@@ -262,10 +262,11 @@ def email_sweep(*, batch_size: int = 500, now: datetime | None = None) -> list[i
     expired.update(status=EmailStatus.PENDING, enqueued_at=None)
     pending = OutboundEmail.objects.filter(status=EmailStatus.PENDING)
     outbox.requeue_if_broker_restarted("email", pending)
+    requeue = settings.TACK_EMAIL_REQUEUE_SECONDS or max(60, lease // 2)
     return outbox.claim_and_enqueue(
         pending.filter(next_attempt_at__lte=now).order_by("next_attempt_at"),
         task_name=SEND_TASK,
         now=now,
-        requeue_before=now - timedelta(seconds=max(60, lease // 2)),
+        requeue_before=now - timedelta(seconds=requeue),
         batch_size=batch_size,
     )
