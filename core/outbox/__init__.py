@@ -195,19 +195,13 @@ def _broker_client():
 def broker_restarted(name: str) -> bool:
     """Whether the broker lost every message since ``broker_remember(name)`` was last
     called: its marker key lives in the broker's own database, so it goes wherever the
-    queued messages go (a restart without persistence, a flush, a new server). A broker
-    without the marker that still holds messages (the first sweep after a deploy) is only
-    remembered. False when it cannot tell (no Redis broker, or the broker is down: then
-    nothing can be published anyway)."""
+    queued messages go (a restart without persistence, a flush, a new server). The first
+    sweep on a new broker sees no marker either and publishes its rows once more: a
+    duplicate task finds its row claimed and does nothing. False when it cannot tell (no
+    Redis broker, or the broker is down: then nothing can be published anyway)."""
     try:
         client = _broker_client()
-        if client is None or client.exists(MARKER.format(name=name)):
-            return False
-        queue = current_app.conf.task_default_queue or "celery"
-        if client.llen(queue) or client.hlen("unacked"):
-            broker_remember(name)
-            return False
-        return True
+        return client is not None and not client.exists(MARKER.format(name=name))
     except Exception as exc:  # any broker error: the requeue window still applies
         logger.warning("could not look into the broker: %s", exc)
         return False
