@@ -28,6 +28,7 @@ then publishes every row it had published before at once; otherwise a row whose 
 not run is published again after the kind's requeue window.
 """
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -187,6 +188,11 @@ def _broker_client():
     url = current_app.conf.broker_url or ""
     if current_app.conf.task_always_eager or not url.startswith(("redis://", "rediss://")):
         return None  # no broker in use (tests, development), or one we cannot look into
+    return _redis(url)
+
+
+@functools.cache
+def _redis(url: str):
     import redis
 
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
