@@ -1,4 +1,4 @@
-"""Writes of the win-back: planning outreach, sending it exactly once, comebacks, unsubscribes.
+"""Writes of the win-back: planning outreach, sending it at most once, comebacks, unsubscribes.
 
 Planned contacts are rows with a due time (never far-future broker tasks). A periodic sweep
 (and every finished batch) claims due rows with ``SELECT … FOR UPDATE SKIP LOCKED``, up to a
