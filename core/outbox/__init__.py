@@ -38,7 +38,7 @@ from typing import TypeVar
 from celery import current_app
 from celery.app.task import Task
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Model, Q, QuerySet
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -165,10 +165,7 @@ def record(write: Callable[[], T], *, what: str, within: float | None = None) ->
             logger.warning("%s: could not record the outcome yet: %s", what, exc)
             time.sleep(pause)
             pause = min(pause * 2, 5)
-            # The next try needs a new connection; the broken one cannot be used again.
-            from django.db import connection
-
-            connection.close()
+            connection.close()  # the next try needs a new one; the broken one is done
 
 
 def expired_claims(model: type[Model], *, lease_seconds: int, now: datetime) -> QuerySet:

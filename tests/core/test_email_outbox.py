@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from core.enums import EmailStatus
+from core.enums import DeliveryPromise, EmailStatus
 from core.models import OutboundEmail
 from core.outbox import email as email_outbox
 
@@ -83,3 +83,60 @@ def test_email_sweep_requeues_lost_rows_and_releases_dead_claims(settings):
     assert OutboundEmail.objects.get(pk=running.pk).status == EmailStatus.SENDING
     # A second sweep right away finds nothing new to publish.
     assert email_outbox.email_sweep(now=now) == []
+
+
+def test_email_sweep_settles_an_expired_claim_by_the_email_promise(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.TACK_EMAIL_LEASE_SECONDS = 120
+    now = timezone.now() + timedelta(seconds=1)
+    marketing = email_outbox.email_queue(
+        dedupe_key="offer",
+        kind="winback",
+        to_email="ole@example.com",
+        subject="Kom tilbake",
+        body_text="Hei",
+        promise=DeliveryPromise.AT_MOST_ONCE,
+    )
+    receipt = queue("receipt")
+    # Both were being sent when their worker was killed: did the server get them?
+    OutboundEmail.objects.update(
+        status=EmailStatus.SENDING, claimed_at=now - timedelta(minutes=3), attempts=1
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        email_outbox.email_sweep(now=now)
+
+    marketing.refresh_from_db()
+    receipt.refresh_from_db()
+    assert (marketing.status, marketing.last_error) == (
+        EmailStatus.UNKNOWN,
+        email_outbox.UNKNOWN_OUTCOME,
+    )
+    assert (receipt.status, receipt.attempts) == (EmailStatus.SENT, 2)  # sent again ...
+    assert email_outbox.email_send(email_id=marketing.pk) is False  # ... the marketing never
+    assert email_outbox.email_retry(email_id=marketing.pk) is False
+
+
+def test_email_sent_again_carries_the_same_message_id(smtp_server, settings):
+    email = queue()
+    assert email_outbox.email_send(email_id=email.pk) is True
+    OutboundEmail.objects.filter(pk=email.pk).update(status=EmailStatus.PENDING)
+
+    assert email_outbox.email_send(email_id=email.pk) is True
+
+    ids = [message["Message-ID"] for message in smtp_server.messages]
+    assert ids == [f"<tack-{email.pk}@example.com>"] * 2
+
+
+def test_outbound_email_admin_counts_outcome_unknown(client, manager):
+    for key in ("a", "b", "c"):
+        queue(key)
+    OutboundEmail.objects.filter(dedupe_key__in=["a", "b"]).update(status=EmailStatus.UNKNOWN)
+    client.force_login(manager)
+
+    listing = client.get("/admin/core/outboundemail/").content.decode()
+    unknown = client.get("/admin/core/outboundemail/?status=unknown").context["cl"]
+
+    assert "Outcome unknown (2)" in listing
+    assert sorted(unknown.queryset.values_list("dedupe_key", flat=True)) == ["a", "b"]
