@@ -46,15 +46,15 @@ logger = logging.getLogger(__name__)
 
 PENDING, SENDING = "pending", "sending"
 
-# Celery options of every outbox task: a task that fails because the database (or the
-# broker) is unreachable has claimed nothing (the claim is its first write) and is published
-# again with backoff — 1, 2, 4 … 30 seconds, about 10 minutes in all — rather than waiting
-# for the sweep's requeue window.
+# Celery options of every outbox task: a task that fails because the database is
+# unreachable has claimed nothing (the claim is its first write) and is published again with
+# backoff — a random wait up to 1, 2, 4 … 30 seconds (so the retries do not all arrive at
+# once), about 10 minutes in all — rather than waiting for the sweep's requeue window.
 RETRY = {
     "autoretry_for": (OperationalError, InterfaceError),
     "retry_backoff": 1,
     "retry_backoff_max": 30,
-    "retry_jitter": False,
+    "retry_jitter": True,
     "max_retries": 25,
 }
 
