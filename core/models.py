@@ -155,7 +155,7 @@ class WebhookDelivery(models.Model):
 
     Like the email outbox, the row is the truth: a task posts it after commit, the sweep
     re-enqueues what a lost message or a dead worker left behind, and the conditional claim
-    in ``core.webhooks.webhook_deliver`` keeps two workers from posting the same attempt.
+    in ``core.outbox.webhooks.webhook_deliver`` keeps two workers from posting the same attempt.
     """
 
     endpoint = models.ForeignKey(
