@@ -21,12 +21,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from cancellations.enums import ChurnGroup
-from core import outbox
 from core.changes import changes_mark
 from core.dates import add_months
 from core.enums import ChangeKind, DeliveryPromise, EmailStatus
 from core.errors import ConflictError
 from core.models import OutboundEmail
+from core.outbox import claim_and_enqueue, requeue_if_broker_restarted
 from core.outbox.email import email_queue, email_queue_many, email_send_batch
 from desk import services as desk_services
 from desk.enums import CallbackSource, CallbackStatus
@@ -245,13 +245,13 @@ def outreach_dispatch_due(*, now: datetime | None = None, batch_size: int = 0) -
     Only due rows are claimed, never future ones. Rows enqueued within
     TACK_WINBACK_REQUEUE_SECONDS are left alone; older ones whose task never ran (worker
     killed) are enqueued again. A broker that restarted empty (Redis flushed or restarted)
-    is noticed at once (``outbox.requeue_if_broker_restarted``): its rows no longer count as
+    is noticed at once (``requeue_if_broker_restarted``): its rows no longer count as
     in flight and are enqueued again by this call, so the queue is rebuilt from PostgreSQL.
     """
     now = now or timezone.now()
     requeue_before = now - timedelta(seconds=settings.TACK_WINBACK_REQUEUE_SECONDS)
     due = Outreach.objects.filter(status=OutreachStatus.SCHEDULED, due_at__lte=now)
-    outbox.requeue_if_broker_restarted(
+    requeue_if_broker_restarted(
         "winback-outreach", Outreach.objects.filter(status=OutreachStatus.SCHEDULED)
     )
     if not batch_size:
@@ -259,7 +259,7 @@ def outreach_dispatch_due(*, now: datetime | None = None, batch_size: int = 0) -
         batch_size = settings.TACK_WINBACK_QUEUE_TARGET - in_flight
         if batch_size <= 0:
             return []
-    return outbox.claim_and_enqueue(
+    return claim_and_enqueue(
         due.order_by("due_at", "pk"),
         task_name=SEND_BATCH_TASK,
         now=now,
