@@ -20,6 +20,13 @@ mechanism is the same for all of them and lives here:
   kind's delivery promise: see README "Delivery") and publishes what is due and not in
   flight (``claim_and_enqueue``).
 
+A new kind (billing commands next: rows a worker sends to the gateway with an idempotency
+key) plugs in the same way: a model with those fields; a task registered under a name with
+``RETRY`` that reads its row, ``claim``s it, calls the far side outside any transaction and
+``record``s the outcome (``release_fields`` and ``backoff`` on failure); and a sweep that
+settles ``expired_claims`` by the kind's promise (a command with an idempotency key can be
+sent again: at least once), calls ``requeue_if_broker_restarted`` and ``claim_and_enqueue``.
+
 Lost tasks are found within a bounded time. A task that fails before it claims (the
 database refused the connection) is retried by Celery with backoff (``RETRY``), so it does
 not wait for the sweep. A broker that restarted empty is noticed by the next sweep of each
