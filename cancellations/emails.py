@@ -1,8 +1,11 @@
-"""The emails of the cancellation flow, queued in the outbox with the change that caused them."""
+"""The emails of the cancellation flow, queued in the outbox with the change that caused them.
+
+They are service messages (a receipt with the undo link, confirmations): sent at least once,
+every copy with the same Message-ID (``core.outbox.email``)."""
 
 from cancellations.models import CancellationCase
 from core.emails import render_email
-from core.services import email_queue
+from core.outbox.email import email_queue
 
 
 def _send(case: CancellationCase, name: str, context: dict) -> None:

@@ -366,10 +366,17 @@ TACK_BILLING_GATEWAY = env.str(
     "TACK_BILLING_GATEWAY", default="subscriptions.billing.LocalBillingGateway"
 )
 TACK_DEFAULT_CURRENCY = env.str("TACK_DEFAULT_CURRENCY", default="SEK")
-# Outbound email: how long a claimed send may run before the sweep retries it,
-# and how often a failing send is retried before it is marked failed.
+# Outbound email: how long a claimed send may run before the sweep settles it by its
+# delivery promise (README "Delivery"), how often a failing send is retried before it is
+# marked failed. A published email whose task never ran (its worker was killed before it
+# claimed the email) is published again after TACK_EMAIL_REQUEUE_SECONDS (0: half the lease,
+# at least a minute); a broker that restarted empty is noticed sooner, at the next sweep.
 TACK_EMAIL_LEASE_SECONDS = env.int("TACK_EMAIL_LEASE_SECONDS", default=600)
 TACK_EMAIL_MAX_ATTEMPTS = env.int("TACK_EMAIL_MAX_ATTEMPTS", default=6)
+TACK_EMAIL_REQUEUE_SECONDS = env.int("TACK_EMAIL_REQUEUE_SECONDS", default=0)
+# The outbox: how long a sender keeps trying to record an outcome it knows (the far side
+# answered) while the database refuses it, before it leaves the row to the lease.
+TACK_OUTBOX_RECORD_SECONDS = env.int("TACK_OUTBOX_RECORD_SECONDS", default=30)
 # The cancellation flow.
 TACK_CANCEL_LINK_MAX_AGE_DAYS = env.int("TACK_CANCEL_LINK_MAX_AGE_DAYS", default=7)
 TACK_CASE_ABANDON_HOURS = env.int("TACK_CASE_ABANDON_HOURS", default=24)

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from core import services, webhooks
-from core.enums import WebhookDeliveryStatus, WebhookEventType
+from core.enums import EmailStatus, WebhookDeliveryStatus, WebhookEventType
 from core.models import (
     ApiKey,
     OutboundEmail,
@@ -16,6 +16,8 @@ from core.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from core.outbox import email as email_outbox
+from core.outbox import webhooks as webhook_outbox
 
 
 @admin.register(ApiKey)
@@ -41,10 +43,38 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return False
 
 
+class EmailStatusFilter(admin.SimpleListFilter):
+    """The statuses with how many emails each has, so that emails whose outcome is unknown
+    (an at-most-once send cut short) are counted where a manager looks."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        counts = dict(
+            OutboundEmail.objects.values_list("status").annotate(n=Count("pk")).order_by()
+        )
+        return [
+            (value, f"{label} ({counts.get(value, 0)})") for value, label in EmailStatus.choices
+        ]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(status=self.value()) if self.value() else queryset
+
+
 @admin.register(OutboundEmail)
 class OutboundEmailAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "kind", "to_email", "subject", "status", "attempts", "sent_at"]
-    list_filter = ["status", "kind"]
+    list_display = [
+        "created_at",
+        "kind",
+        "to_email",
+        "subject",
+        "status",
+        "promise",
+        "attempts",
+        "sent_at",
+    ]
+    list_filter = [EmailStatusFilter, "promise", "kind"]
     search_fields = ["to_email", "dedupe_key", "subject"]
     date_hierarchy = "created_at"
     actions = ["send_again"]
@@ -61,7 +91,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     @admin.action(description="Send failed emails again", permissions=["change"])
     def send_again(self, request, queryset):
         sent = sum(
-            services.email_retry(email_id=pk) for pk in queryset.values_list("pk", flat=True)
+            email_outbox.email_retry(email_id=pk) for pk in queryset.values_list("pk", flat=True)
         )
         self.message_user(request, f"{sent} email(s) queued again.")
 
@@ -236,7 +266,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def send_again(self, request, queryset):
         queued = 0
         for delivery in queryset.select_related("endpoint"):
-            if webhooks.webhook_redeliver(delivery_id=delivery.pk):
+            if webhook_outbox.webhook_redeliver(delivery_id=delivery.pk):
                 queued += 1
                 self.log_change(request, delivery, "Sent again")
                 if not delivery.endpoint.active:

@@ -12,11 +12,11 @@ broker that is down delays the figures but loses nothing.
 import logging
 from collections.abc import Iterable
 
-from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from core import outbox
 from core.enums import ChangeKind
 from core.models import ChangeMark
 
@@ -51,11 +51,8 @@ def request_rollup_refresh() -> None:
         # share it.
         if cache.add(REFRESH_REQUESTED_KEY, 1, timeout=settings.TACK_ROLLUP_REFRESH_SECONDS):
             delay = refresh_delay()
-            if REFRESH_TASK not in current_app.tasks:
-                # By name, so core need not import retention; outside a worker the apps'
-                # task modules are imported on first use.
-                current_app.loader.import_default_modules()
-            current_app.tasks[REFRESH_TASK].apply_async(countdown=delay)
+            # By name, so core need not import retention.
+            outbox.task(REFRESH_TASK).apply_async(countdown=delay)
     except Exception as exc:  # best effort, see the docstring
         logger.warning("rollup refresh not requested, the periodic one will do: %s", exc)
 

@@ -6,6 +6,14 @@ class EmailStatus(models.TextChoices):
     SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Outcome unknown"
+
+
+class DeliveryPromise(models.TextChoices):
+    """What the outbox promises for an email (README "Delivery")."""
+
+    AT_MOST_ONCE = "at_most_once", "At most once (marketing)"
+    AT_LEAST_ONCE = "at_least_once", "At least once (service message)"
 
 
 class ChangeKind(models.TextChoices):

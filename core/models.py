@@ -6,7 +6,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
-from core.enums import ChangeKind, EmailStatus, WebhookDeliveryStatus
+from core.enums import ChangeKind, DeliveryPromise, EmailStatus, WebhookDeliveryStatus
 
 
 class ApiKey(models.Model):
@@ -57,11 +57,15 @@ class OutboundEmail(models.Model):
 
     The row is the truth: a task sends it after commit, a periodic sweep re-enqueues any
     row whose task was lost (broker down, worker killed), and the conditional claim in
-    ``core.services.email_send`` makes sure a duplicate task cannot send it twice.
+    ``core.outbox.email`` makes sure a duplicate task cannot send it twice. ``promise``
+    says what happens when a sender stops mid-send (README "Delivery").
     """
 
     dedupe_key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=50, db_index=True)
+    promise = models.CharField(
+        max_length=13, choices=DeliveryPromise.choices, default=DeliveryPromise.AT_LEAST_ONCE
+    )
     customer = models.ForeignKey(
         "subscriptions.Customer",
         null=True,
@@ -151,7 +155,7 @@ class WebhookDelivery(models.Model):
 
     Like the email outbox, the row is the truth: a task posts it after commit, the sweep
     re-enqueues what a lost message or a dead worker left behind, and the conditional claim
-    in ``core.webhooks.webhook_deliver`` keeps two workers from posting the same attempt.
+    in ``core.outbox.webhooks.webhook_deliver`` keeps two workers from posting the same attempt.
     """
 
     endpoint = models.ForeignKey(

@@ -1,16 +1,22 @@
+"""Thin Celery tasks of the platform. The outbox's tasks retry with backoff when the
+database or the broker is unreachable (``core.outbox.RETRY``), so a failure never waits for
+the sweep; each is safe to run twice (the claim is a conditional update)."""
+
 from celery import shared_task
 
-from core import services, webhooks
+from core import outbox, services, webhooks
+from core.outbox import email as email_outbox
+from core.outbox import webhooks as webhook_outbox
 
 
-@shared_task(name="core.send_outbound_email")
+@shared_task(name=email_outbox.SEND_TASK, **outbox.RETRY)
 def send_outbound_email(email_id: int) -> None:
-    services.email_send(email_id=email_id)
+    email_outbox.email_send(email_id=email_id)
 
 
 @shared_task(name="core.sweep_outbound_email")
 def sweep_outbound_email() -> None:
-    services.email_sweep()
+    email_outbox.email_sweep()
 
 
 @shared_task(name="core.purge_idempotency_records")
@@ -18,14 +24,14 @@ def purge_idempotency_records() -> None:
     services.idempotency_records_purge()
 
 
-@shared_task(name="core.deliver_webhook")
+@shared_task(name=webhooks.DELIVER_TASK, **outbox.RETRY)
 def deliver_webhook(delivery_id: int) -> str:
-    return webhooks.webhook_deliver(delivery_id=delivery_id)
+    return webhook_outbox.webhook_deliver(delivery_id=delivery_id)
 
 
 @shared_task(name="core.sweep_webhooks")
 def sweep_webhooks() -> int:
-    return len(webhooks.webhook_sweep())
+    return len(webhook_outbox.webhook_sweep())
 
 
 @shared_task(name="core.purge_webhook_log")

@@ -1,5 +1,9 @@
+import sys
+
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from rest_framework import exceptions
@@ -46,8 +50,30 @@ def page_not_found(request, exception=None):
     return _error(request, 404)
 
 
+# How long a client should wait before it tries again while the database is not answering.
+RETRY_AFTER_SECONDS = 30
+NOT_SAVED = _(
+    "Our database is not answering at the moment, so your last step was not saved. "
+    "Please try again in a minute."
+)
+
+
 def server_error(request):
+    """A crash; or, when the database refused or dropped the connection, a 503 with
+    ``Retry-After`` that says plainly that the last step was not saved (its transaction
+    was not committed)."""
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        return database_unavailable(request)
     return _error(request, 500)
+
+
+def database_unavailable(request):
+    if request.path.startswith("/api/"):
+        response = JsonResponse(error_body(NOT_SAVED, "database_unavailable"), status=503)
+    else:
+        response = render(request, "core/error.html", {"status": 503}, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def csrf_failure(request, reason=""):

@@ -1,11 +1,10 @@
-"""Signed outbound webhooks to the company's billing and CRM.
+"""Signed outbound webhooks to the company's billing and CRM: signing, payloads, publishing,
+and the one HTTP request of an attempt (``_post``).
 
 ``webhook_publish`` runs inside the transaction of the change it reports and writes one
 delivery row per active endpoint that subscribes to the event type, so a rolled-back change
-emits nothing. After commit a short task posts each row; every 15 seconds the sweep releases
-the claims of workers that died mid-request, and enqueues what is due: retries (exponential
-backoff, given up after ``TACK_WEBHOOK_GIVE_UP_HOURS``) and rows whose task was lost. Every
-attempt is logged with the receiver's status, latency and error.
+emits nothing. After commit the outbox posts each row (``core.outbox.webhooks``: claims,
+retries with backoff, the sweep, at-least-once delivery).
 
 Each POST is signed: ``Tack-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "t.body")>``.
 """
@@ -26,7 +25,6 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from core.enums import WEBHOOK_TEST_EVENT
@@ -38,7 +36,7 @@ from core.models import (
     WebhookSequence,
     webhook_secret,
 )
-from core.tasking import claim_and_enqueue, enqueue_on_commit
+from core.outbox import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +44,7 @@ PAYLOAD_VERSION = 1
 SIGNATURE_HEADER = "Tack-Signature"
 USER_AGENT = "Tack-Webhooks/1"
 RESPONSE_EXCERPT = 500
-LOST_CLAIM = "No result recorded: the worker stopped during the request (lease expired)."
+DELIVER_TASK = "core.deliver_webhook"
 
 
 # --- Signing -------------------------------------------------------------------------
@@ -163,10 +161,8 @@ def _write_event(
         )
         for endpoint_id in endpoint_ids
     )
-    from core.tasks import deliver_webhook
-
     for delivery in deliveries:
-        enqueue_on_commit(deliver_webhook, delivery.pk, model=WebhookDelivery)
+        enqueue_on_commit(DELIVER_TASK, delivery.pk, model=WebhookDelivery)
     return event_id
 
 
@@ -210,13 +206,6 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects)
 
 
-def retry_delay(schedule_attempts: int) -> timedelta:
-    """1, 2, 4, 8 … times the base after the 1st, 2nd, 3rd … failed attempt, up to the cap."""
-    base = settings.TACK_WEBHOOK_RETRY_BASE_SECONDS
-    seconds = base * 2 ** min(max(schedule_attempts - 1, 0), 30)
-    return timedelta(seconds=min(seconds, settings.TACK_WEBHOOK_RETRY_MAX_SECONDS))
-
-
 def delivery_body(delivery: WebhookDelivery) -> bytes:
     return json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
 
@@ -257,145 +246,6 @@ def _post(delivery: WebhookDelivery) -> AttemptResult:
         error = f"{type(reason).__name__}: {reason}"
     latency_ms = round((time.monotonic() - started) * 1000)
     return AttemptResult(status, latency_ms, error[:2000])
-
-
-def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> str:
-    """Post one due delivery, unless its endpoint is inactive or someone else claimed it.
-
-    The claim (PENDING → SENDING, a conditional update) and the outcome are two short
-    transactions; the request runs outside both. A 2xx answer delivers the event; anything
-    else (or no answer within ``TACK_WEBHOOK_TIMEOUT_SECONDS``) schedules the next attempt,
-    or gives up when that would fall after ``TACK_WEBHOOK_GIVE_UP_HOURS``.
-    Returns the delivery's status afterwards, or "" when this call did not attempt it.
-    """
-    now = now or timezone.now()
-    if not WebhookDelivery.objects.filter(pk=delivery_id, endpoint__active=True).exists():
-        return ""
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id, status=Status.PENDING, next_attempt_at__lte=now
-    ).update(
-        status=Status.SENDING,
-        claimed_at=now,
-        attempts=F("attempts") + 1,
-        schedule_attempts=F("schedule_attempts") + 1,
-    )
-    if not claimed:
-        return ""
-    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
-    return _record(delivery, _post(delivery), claimed_at=now)
-
-
-def _record(delivery: WebhookDelivery, result: AttemptResult, *, claimed_at: datetime) -> str:
-    with transaction.atomic():
-        WebhookAttempt.objects.create(
-            delivery=delivery,
-            number=delivery.attempts,
-            started_at=claimed_at,
-            status_code=result.status_code,
-            latency_ms=result.latency_ms,
-            error=result.error,
-        )
-        # Only while the claim is still ours: the sweep may have released it meanwhile.
-        mine = WebhookDelivery.objects.filter(
-            pk=delivery.pk, status=Status.SENDING, claimed_at=claimed_at
-        )
-        if result.ok:
-            status = Status.DELIVERED
-            updated = mine.update(
-                status=status,
-                delivered_at=claimed_at + timedelta(milliseconds=result.latency_ms),
-                last_status_code=result.status_code,
-                last_error="",
-            )
-        else:
-            next_at = claimed_at + retry_delay(delivery.schedule_attempts)
-            give_up_at = delivery.schedule_started_at + timedelta(
-                hours=settings.TACK_WEBHOOK_GIVE_UP_HOURS
-            )
-            status = Status.FAILED if next_at > give_up_at else Status.PENDING
-            updated = mine.update(
-                status=status,
-                next_attempt_at=next_at,
-                enqueued_at=None,
-                last_status_code=result.status_code,
-                last_error=result.error or f"HTTP {result.status_code}",
-            )
-    if not updated:
-        logger.warning(
-            "webhook delivery %s: claim lost before the result was recorded", delivery.pk
-        )
-    elif not result.ok:
-        logger.info(
-            "webhook delivery %s attempt %s failed (%s): %s",
-            delivery.pk,
-            delivery.attempts,
-            status,
-            result.error,
-        )
-    return status
-
-
-def webhook_sweep(*, now: datetime | None = None, batch_size: int = 500) -> list[int]:
-    """Release the claims of workers that died mid-request and enqueue every due delivery.
-
-    A claim older than ``TACK_WEBHOOK_LEASE_SECONDS`` means the worker stopped before it
-    recorded the answer: the attempt is logged as lost and the delivery retried at once
-    (the receiver may see the event twice; its id lets it de-duplicate). Deliveries of
-    inactive endpoints wait.
-    """
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.TACK_WEBHOOK_LEASE_SECONDS)
-    with transaction.atomic():
-        lost = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .filter(status=Status.SENDING, claimed_at__lt=cutoff)
-            .values_list("pk", "attempts", "claimed_at")
-        )
-        if lost:
-            WebhookAttempt.objects.bulk_create(
-                WebhookAttempt(delivery_id=pk, number=attempts, started_at=at, error=LOST_CLAIM)
-                for pk, attempts, at in lost
-            )
-            WebhookDelivery.objects.filter(pk__in=[row[0] for row in lost]).update(
-                status=Status.PENDING, claimed_at=None, enqueued_at=None, last_error=LOST_CLAIM
-            )
-    from core.tasks import deliver_webhook
-
-    active = WebhookEndpoint.objects.filter(active=True).values("pk")
-    return claim_and_enqueue(
-        WebhookDelivery.objects.filter(
-            status=Status.PENDING, next_attempt_at__lte=now, endpoint__in=active
-        ).order_by("next_attempt_at", "pk"),
-        task=deliver_webhook,
-        now=now,
-        requeue_before=cutoff,
-        batch_size=batch_size,
-    )
-
-
-@transaction.atomic
-def webhook_redeliver(*, delivery_id: int, now: datetime | None = None) -> bool:
-    """Send a delivery again, same event id, on a fresh retry schedule (a manager's replay).
-
-    A delivery that is being posted right now is left alone. Returns whether it was queued.
-    """
-    now = now or timezone.now()
-    updated = (
-        WebhookDelivery.objects.filter(pk=delivery_id)
-        .exclude(status=Status.SENDING)
-        .update(
-            status=Status.PENDING,
-            schedule_started_at=now,
-            schedule_attempts=0,
-            next_attempt_at=now,
-            enqueued_at=now,
-        )
-    )
-    if updated:
-        from core.tasks import deliver_webhook
-
-        enqueue_on_commit(deliver_webhook, delivery_id, model=WebhookDelivery)
-    return bool(updated)
 
 
 def webhook_log_purge(*, now: datetime | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Writes of the win-back: planning outreach, sending it exactly once, comebacks, unsubscribes.
+"""Writes of the win-back: planning outreach, sending it at most once, comebacks, unsubscribes.
 
 Planned contacts are rows with a due time (never far-future broker tasks). A periodic sweep
 (and every finished batch) claims due rows with ``SELECT … FOR UPDATE SKIP LOCKED``, up to a
@@ -23,11 +23,11 @@ from django.utils.translation import gettext_lazy as _
 from cancellations.enums import ChurnGroup
 from core.changes import changes_mark
 from core.dates import add_months
-from core.enums import ChangeKind, EmailStatus
+from core.enums import ChangeKind, DeliveryPromise, EmailStatus
 from core.errors import ConflictError
 from core.models import OutboundEmail
-from core.services import email_queue, email_queue_many, email_send_batch
-from core.tasking import claim_and_enqueue
+from core.outbox import claim_and_enqueue, requeue_if_broker_restarted
+from core.outbox.email import email_queue, email_queue_many, email_send_batch
 from desk import services as desk_services
 from desk.enums import CallbackSource, CallbackStatus
 from desk.models import CallbackRequest
@@ -47,6 +47,7 @@ from winback.models import Campaign, Comeback, LostCustomer, Outreach, Suppressi
 from winback.webhooks import comeback_publish, unsubscribed_publish
 
 CENT = Decimal("0.01")
+SEND_BATCH_TASK = "winback.send_outreach_batch"
 IN_FLIGHT = (OutreachStatus.QUEUED, OutreachStatus.SENT)
 
 # What an agent should talk about, by churn group (the domain brief's win-back approach).
@@ -242,15 +243,17 @@ def outreach_dispatch_due(*, now: datetime | None = None, batch_size: int = 0) -
     TACK_WINBACK_QUEUE_TARGET rows in flight (claimed, not yet handled), so a backlog waits
     in PostgreSQL, not in Redis; a finished batch calls this again to top the queue up.
     Only due rows are claimed, never future ones. Rows enqueued within
-    TACK_WINBACK_REQUEUE_SECONDS are left alone; older ones whose task never ran (broker
-    restarted, Redis flushed, worker killed) are enqueued again, so the queue is rebuilt
-    from PostgreSQL by the next sweep.
+    TACK_WINBACK_REQUEUE_SECONDS are left alone; older ones whose task never ran (worker
+    killed) are enqueued again. A broker that restarted empty (Redis flushed or restarted)
+    is noticed at once (``requeue_if_broker_restarted``): its rows no longer count as
+    in flight and are enqueued again by this call, so the queue is rebuilt from PostgreSQL.
     """
     now = now or timezone.now()
-    from winback.tasks import send_outreach_batch
-
     requeue_before = now - timedelta(seconds=settings.TACK_WINBACK_REQUEUE_SECONDS)
     due = Outreach.objects.filter(status=OutreachStatus.SCHEDULED, due_at__lte=now)
+    requeue_if_broker_restarted(
+        "winback-outreach", Outreach.objects.filter(status=OutreachStatus.SCHEDULED)
+    )
     if not batch_size:
         in_flight = due.filter(enqueued_at__gte=requeue_before).count()
         batch_size = settings.TACK_WINBACK_QUEUE_TARGET - in_flight
@@ -258,7 +261,7 @@ def outreach_dispatch_due(*, now: datetime | None = None, batch_size: int = 0) -
             return []
     return claim_and_enqueue(
         due.order_by("due_at", "pk"),
-        task=send_outreach_batch,
+        task_name=SEND_BATCH_TASK,
         now=now,
         requeue_before=requeue_before,
         batch_size=batch_size,
@@ -376,11 +379,19 @@ def outreach_send_batch(*, outreach_ids: list[int], now: datetime | None = None)
     After commit the outbox sends the emails one by one over one connection, each claimed
     and marked sent in its own short write (``email_send_batch``): a crash leaves the email
     in flight to the outbox lease and the others pending for the outbox sweep, as for any
-    outbox email. Rows already handled (a redelivered task) are left alone.
+    outbox email. Rows already handled (a redelivered or retried task) are left alone, but
+    their emails that were never tried are sent.
     """
     now = now or timezone.now()
     started = time.monotonic()
-    _, emails = _outreach_make(outreach_ids, now, send_here=True)
+    results, emails = _outreach_make(outreach_ids, now, send_here=True)
+    gone = [pk for pk, result in results.items() if result.status == "gone"]
+    if gone:  # a task run again (it failed mid-batch): send what the first run left
+        emails += OutboundEmail.objects.filter(
+            pk__in=Outreach.objects.filter(pk__in=gone).values("email_id"),
+            status=EmailStatus.PENDING,
+            attempts=0,
+        ).order_by("next_attempt_at")
     budget = settings.TACK_WINBACK_BATCH_SECONDS - (time.monotonic() - started)
     sent, failed = email_send_batch(emails=emails, time_budget=budget)
     return BatchResult(sent, failed, len(outreach_ids) - sent - failed)
@@ -491,6 +502,7 @@ def _outbox_email(outreach: Outreach) -> dict:
     return {
         "dedupe_key": f"outreach-{outreach.pk}",
         "kind": "winback",
+        "promise": DeliveryPromise.AT_MOST_ONCE,  # marketing: never sent twice
         "to_email": customer.email,
         "subject": subject,
         "body_text": text,
@@ -534,7 +546,8 @@ def _queue_call(outreach: Outreach, now: datetime) -> None:
 def outreach_sync_channels() -> dict[str, int]:
     """Carry the channels' outcomes back to the outreach rows (set-based).
 
-    An email the outbox delivered makes its outreach SENT; one it gave up on makes it FAILED
+    An email the outbox delivered makes its outreach SENT; one whose outcome is unknown
+    (an at-most-once send cut short) SENT with that note; one it gave up on makes it FAILED
     with the error. A win-back call an agent closed makes it SENT with the outcome; one
     nobody answered, FAILED. A contact that failed no longer counts as made, so the rows
     that fail are locked and marked for the dashboard first.
@@ -560,6 +573,14 @@ def outreach_sync_channels() -> dict[str, int]:
     return {
         "delivered": queued.filter(email__status=EmailStatus.SENT).update(
             status=OutreachStatus.SENT, sent_at=Subquery(email.values("sent_at")[:1])
+        ),
+        # At most once: an email whose send was cut short is not sent again and may have
+        # arrived, so the contact counts as made (for the cap and the next attempt), with
+        # the outbox's note and the time it was handed over at the latest.
+        "unknown": queued.filter(email__status=EmailStatus.UNKNOWN).update(
+            status=OutreachStatus.SENT,
+            sent_at=Subquery(email.values("claimed_at")[:1]),
+            error=Subquery(email.values("last_error")[:1]),
         ),
         "failed": queued.filter(pk__in=failing["failed"]).update(
             status=OutreachStatus.FAILED, error=Subquery(email.values("last_error")[:1])

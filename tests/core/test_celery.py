@@ -2,9 +2,9 @@ import pytest
 from django.db import transaction
 
 from config.celery import app
-from core import services
 from core.enums import EmailStatus
 from core.models import OutboundEmail
+from core.outbox import email as email_outbox
 from tests.helpers import wait_until
 
 
@@ -39,7 +39,7 @@ def test_tasks_are_autodiscovered():
 @pytest.mark.django_db(transaction=True)
 def test_email_round_trip_through_real_worker_and_smtp(celery_worker, smtp_server):
     with transaction.atomic():
-        email = services.email_queue(
+        email = email_outbox.email_queue(
             dedupe_key="welcome-1",
             kind="test",
             to_email="astrid@example.com",

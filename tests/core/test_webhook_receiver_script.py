@@ -8,6 +8,7 @@ import pytest
 
 from core import webhooks
 from core.models import WebhookDelivery
+from core.outbox import webhooks as webhook_outbox
 from tests.conftest import free_port
 from tests.factories import make_endpoint
 
@@ -41,12 +42,12 @@ def test_the_example_receiver_verifies_deliveries_and_refuses_forgeries():
         mine = WebhookDelivery.objects.get(endpoint=endpoint)
         forged = WebhookDelivery.objects.get(endpoint=forger)
 
-        assert webhooks.webhook_deliver(delivery_id=mine.pk) == "pending"
+        assert webhook_outbox.webhook_deliver(delivery_id=mine.pk) == "pending"
         mine.refresh_from_db()
-        assert webhooks.webhook_deliver(delivery_id=mine.pk, now=mine.next_attempt_at) == (
+        assert webhook_outbox.webhook_deliver(delivery_id=mine.pk, now=mine.next_attempt_at) == (
             "delivered"
         )
-        assert webhooks.webhook_deliver(delivery_id=forged.pk) == "pending"
+        assert webhook_outbox.webhook_deliver(delivery_id=forged.pk) == "pending"
         lines = [receiver.stdout.readline().strip() for _ in range(3)]
     finally:
         receiver.terminate()

@@ -11,6 +11,7 @@ from django.utils import timezone
 from core import webhooks
 from core.enums import WebhookDeliveryStatus, WebhookEventType
 from core.models import WebhookAttempt, WebhookDelivery, WebhookSequence
+from core.outbox import webhooks as webhook_outbox
 from subscriptions import services as subscription_services
 from subscriptions.actors import Actor
 from tests.factories import make_endpoint, make_subscription
@@ -74,20 +75,20 @@ def test_delivery_retries_after_a_500_with_backoff_then_succeeds(webhook_receive
     delivery = publish()
     start = timezone.now()
 
-    assert webhooks.webhook_deliver(delivery_id=delivery.pk, now=start) == "pending"
+    assert webhook_outbox.webhook_deliver(delivery_id=delivery.pk, now=start) == "pending"
     delivery.refresh_from_db()
     assert delivery.next_attempt_at == start + timedelta(minutes=1)
     assert delivery.last_status_code == 500
     # Not yet due: a duplicate task or an early sweep does nothing.
-    assert webhooks.webhook_deliver(delivery_id=delivery.pk, now=start) == ""
+    assert webhook_outbox.webhook_deliver(delivery_id=delivery.pk, now=start) == ""
 
     second = delivery.next_attempt_at
-    assert webhooks.webhook_deliver(delivery_id=delivery.pk, now=second) == "pending"
+    assert webhook_outbox.webhook_deliver(delivery_id=delivery.pk, now=second) == "pending"
     delivery.refresh_from_db()
     assert delivery.next_attempt_at == second + timedelta(minutes=2)
 
     third = delivery.next_attempt_at
-    assert webhooks.webhook_deliver(delivery_id=delivery.pk, now=third) == "delivered"
+    assert webhook_outbox.webhook_deliver(delivery_id=delivery.pk, now=third) == "delivered"
 
     assert attempt_log(delivery) == [(1, 500), (2, 503), (3, 200)]
     assert {request.json["id"] for request in webhook_receiver.requests} == {str(delivery.event_id)}
@@ -108,16 +109,16 @@ def test_delivery_retries_after_a_timeout(webhook_receiver, settings):
     delivery = publish()
     start = timezone.now()
 
-    assert webhooks.webhook_deliver(delivery_id=delivery.pk, now=start) == "pending"
+    assert webhook_outbox.webhook_deliver(delivery_id=delivery.pk, now=start) == "pending"
     timed_out = WebhookAttempt.objects.get(delivery=delivery)
     assert timed_out.status_code is None
     assert "timed out" in timed_out.error
     assert timed_out.latency_ms >= 300
 
     delivery.refresh_from_db()
-    assert webhooks.webhook_deliver(delivery_id=delivery.pk, now=delivery.next_attempt_at) == (
-        "delivered"
-    )
+    assert webhook_outbox.webhook_deliver(
+        delivery_id=delivery.pk, now=delivery.next_attempt_at
+    ) == ("delivered")
     assert attempt_log(delivery) == [(1, None), (2, 200)]
 
 
@@ -127,7 +128,7 @@ def test_delivery_to_a_closed_port_is_retried(settings):
     make_endpoint(url=f"http://127.0.0.1:{free_port()}/nobody", event_types=[PAUSED])
     delivery = publish()
 
-    assert webhooks.webhook_deliver(delivery_id=delivery.pk) == "pending"
+    assert webhook_outbox.webhook_deliver(delivery_id=delivery.pk) == "pending"
     delivery.refresh_from_db()
     assert delivery.last_status_code is None
     assert "refused" in delivery.last_error.lower()
@@ -140,7 +141,7 @@ def test_delivery_gives_up_after_three_days_of_failures(webhook_receiver):
     start = delivery.schedule_started_at
     now = start
 
-    while webhooks.webhook_deliver(delivery_id=delivery.pk, now=now) == "pending":
+    while webhook_outbox.webhook_deliver(delivery_id=delivery.pk, now=now) == "pending":
         delivery.refresh_from_db()
         now = delivery.next_attempt_at
 
@@ -151,7 +152,9 @@ def test_delivery_gives_up_after_three_days_of_failures(webhook_receiver):
     assert delivery.attempts == len(webhook_receiver.requests) == 20
     last = WebhookAttempt.objects.filter(delivery=delivery).latest("number").started_at
     assert timedelta(hours=66) < last - start <= timedelta(hours=72)
-    assert webhooks.webhook_deliver(delivery_id=delivery.pk, now=now + timedelta(days=1)) == ""
+    assert (
+        webhook_outbox.webhook_deliver(delivery_id=delivery.pk, now=now + timedelta(days=1)) == ""
+    )
 
 
 def test_sweep_retries_a_delivery_whose_worker_died_mid_request(
@@ -165,15 +168,17 @@ def test_sweep_retries_a_delivery_whose_worker_died_mid_request(
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=WebhookDeliveryStatus.SENDING, claimed_at=claimed_at, attempts=1
     )
-    assert webhooks.webhook_deliver(delivery_id=delivery.pk) == ""  # a duplicate task
+    assert webhook_outbox.webhook_deliver(delivery_id=delivery.pk) == ""  # a duplicate task
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert webhooks.webhook_sweep(now=now) == [delivery.pk]
+        assert webhook_outbox.webhook_sweep(now=now) == [delivery.pk]
 
     delivery.refresh_from_db()
     assert delivery.status == WebhookDeliveryStatus.DELIVERED
     assert attempt_log(delivery) == [(1, None), (2, 200)]
-    assert WebhookAttempt.objects.get(delivery=delivery, number=1).error == webhooks.LOST_CLAIM
+    assert (
+        WebhookAttempt.objects.get(delivery=delivery, number=1).error == webhook_outbox.LOST_CLAIM
+    )
 
 
 def test_sweep_reenqueues_a_delivery_whose_task_was_lost(
@@ -184,9 +189,9 @@ def test_sweep_reenqueues_a_delivery_whose_task_was_lost(
     now = timezone.now()
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert webhooks.webhook_sweep(now=now) == []  # enqueued just now: not yet
+        assert webhook_outbox.webhook_sweep(now=now) == []  # enqueued just now: not yet
         later = now + timedelta(seconds=settings.TACK_WEBHOOK_LEASE_SECONDS + 1)
-        assert webhooks.webhook_sweep(now=later) == [delivery.pk]
+        assert webhook_outbox.webhook_sweep(now=later) == [delivery.pk]
 
     delivery.refresh_from_db()
     assert delivery.status == WebhookDeliveryStatus.DELIVERED
@@ -203,11 +208,11 @@ def test_deliveries_of_an_inactive_endpoint_wait_until_it_is_active(
     later = timezone.now() + timedelta(seconds=settings.TACK_WEBHOOK_LEASE_SECONDS + 1)
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert webhooks.webhook_deliver(delivery_id=delivery.pk) == ""
-        assert webhooks.webhook_sweep(now=later) == []
+        assert webhook_outbox.webhook_deliver(delivery_id=delivery.pk) == ""
+        assert webhook_outbox.webhook_sweep(now=later) == []
         endpoint.active = True
         endpoint.save()
-        assert webhooks.webhook_sweep(now=later) == [delivery.pk]
+        assert webhook_outbox.webhook_sweep(now=later) == [delivery.pk]
 
     assert WebhookDelivery.objects.get().status == WebhookDeliveryStatus.DELIVERED
 
@@ -253,7 +258,7 @@ def test_redirects_are_not_followed(webhook_receiver):
     webhook_receiver.answer((302, 0))
     delivery = publish()
 
-    assert webhooks.webhook_deliver(delivery_id=delivery.pk) == "pending"
+    assert webhook_outbox.webhook_deliver(delivery_id=delivery.pk) == "pending"
     assert attempt_log(delivery) == [(1, 302)]
     assert len(webhook_receiver.requests) == 1
 
@@ -261,7 +266,7 @@ def test_redirects_are_not_followed(webhook_receiver):
 def test_log_purge_forgets_old_finished_deliveries(webhook_receiver, settings):
     make_endpoint(url=webhook_receiver.url, event_types=[PAUSED])
     old, pending = publish(), publish()
-    webhooks.webhook_deliver(delivery_id=old.pk)
+    webhook_outbox.webhook_deliver(delivery_id=old.pk)
     ages_ago = timezone.now() - timedelta(days=settings.TACK_WEBHOOK_LOG_RETENTION_DAYS + 1)
     WebhookDelivery.objects.update(created_at=ages_ago)
 

@@ -309,6 +309,86 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+class TcpGate:
+    """A TCP proxy to ``upstream`` (host, port) on a free local port that can be shut: then
+    every connection through it is cut and new ones are refused, as when a database host
+    goes away, without touching the server itself (others use it too)."""
+
+    def __init__(self, upstream: tuple[str, int]):
+        self.upstream = upstream
+        self.port = free_port()
+        self.listener: socket.socket | None = None
+        self.sockets: set[socket.socket] = set()
+        self.lock = threading.Lock()
+
+    def open(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def shut(self) -> None:
+        """Refuse new connections and cut the open ones."""
+        with self.lock:
+            listener, self.listener = self.listener, None
+            open_sockets, self.sockets = self.sockets, set()
+        if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        for sock in open_sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # shut
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self.lock:
+                if self.listener is not listener:
+                    client.close()
+                    server.close()
+                    return
+                self.sockets |= {client, server}
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def database_url(self) -> str:
+        """``run_database_url()`` through this gate."""
+        database = connection.settings_dict
+        return f"postgres://{database['USER']}@127.0.0.1:{self.port}/{database['NAME']}"
+
+
+@pytest.fixture
+def database_gate() -> Iterator[TcpGate]:
+    database = connection.settings_dict
+    gate = TcpGate((database["HOST"] or "127.0.0.1", int(database["PORT"] or 5432)))
+    gate.open()
+    yield gate
+    gate.shut()
+
+
 # --- SMTP ------------------------------------------------------------------------------
 
 

@@ -17,10 +17,10 @@ import pytest
 from cancellations import links
 from cancellations.enums import CaseOutcome
 from cancellations.models import CancellationCase, ExitReason
-from core import services as core_services
-from core import webhooks
 from core.enums import EmailStatus, WebhookDeliveryStatus
 from core.models import OutboundEmail, WebhookDelivery
+from core.outbox import email as email_outbox
+from core.outbox import webhooks as webhook_outbox
 from core.services import api_key_create
 from tests.cancellations.conftest import defaults  # noqa: F401 - a fixture
 from tests.factories import make_endpoint, make_plan, make_subscription
@@ -162,8 +162,8 @@ def test_customers_cancel_while_redis_is_down_and_everything_is_sent_once_it_is_
                 # policy) starts it again, as here.
                 supervisor_restarts += 1
                 worker = start_worker(env, tmp_path / "worker.log")
-            core_services.email_sweep()
-            webhooks.webhook_sweep()
+            email_outbox.email_sweep()
+            webhook_outbox.webhook_sweep()
             return (
                 not OutboundEmail.objects.exclude(status=EmailStatus.SENT).exists()
                 and not WebhookDelivery.objects.exclude(

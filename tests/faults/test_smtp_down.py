@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from core import services as core_services
 from core.enums import EmailStatus
 from core.models import OutboundEmail
+from core.outbox import email as email_outbox
 from tests.conftest import CapturingSMTPHandler
 from tests.faults.conftest import (
     SMTPServer,
@@ -56,7 +56,7 @@ def test_email_waits_out_an_smtp_outage_and_is_sent_exactly_once_when_it_is_back
 
     def attempted(times: int):
         def check() -> bool:
-            core_services.email_sweep()
+            email_outbox.email_sweep()
             winback_services.outreach_dispatch_due()
             return emails.count() == 2 * LEAVERS and all(
                 (email.status, email.attempts) == (EmailStatus.PENDING, times)
@@ -91,7 +91,7 @@ def test_email_waits_out_an_smtp_outage_and_is_sent_exactly_once_when_it_is_back
         backoff_passes()
 
         def delivered() -> bool:
-            core_services.email_sweep()
+            email_outbox.email_sweep()
             winback_services.outreach_sync_channels()
             return not emails.exclude(status=EmailStatus.SENT).exists() and not (
                 Outreach.objects.exclude(status=OutreachStatus.SENT).exists()

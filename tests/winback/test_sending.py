@@ -8,9 +8,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from core import services as core_services
 from core.enums import EmailStatus
 from core.models import OutboundEmail
+from core.outbox import email as email_outbox
 from desk.enums import CallbackSource, CallbackStatus
 from desk.models import CallbackRequest
 from desk.services import callback_close, callback_no_answer
@@ -238,7 +238,7 @@ def test_delivery_and_failure_are_carried_back_to_the_outreach(
 
     counts = services.outreach_sync_channels()
 
-    assert counts == {"delivered": 1, "failed": 1, "called": 0, "unanswered": 0}
+    assert counts == {"delivered": 1, "unknown": 0, "failed": 1, "called": 0, "unanswered": 0}
     delivered.refresh_from_db()
     failed.refresh_from_db()
     assert delivered.status == OutreachStatus.SENT and delivered.sent_at is not None
@@ -257,7 +257,7 @@ def test_smtp_failures_are_retried_and_end_as_failed_with_the_error(
     assert (email.status, email.attempts) == (EmailStatus.PENDING, 1)
     assert email.next_attempt_at > timezone.now()  # backoff
     OutboundEmail.objects.filter(pk=email.pk).update(next_attempt_at=timezone.now())
-    core_services.email_send(email_id=email.pk)  # attempt 2 fails: give up
+    email_outbox.email_send(email_id=email.pk)  # attempt 2 fails: give up
     services.outreach_sync_channels()
 
     outreach.refresh_from_db()
@@ -387,7 +387,7 @@ def test_an_email_refused_in_a_batch_is_retried_and_the_rest_still_go_once(
     assert "451" in refused.last_error
     OutboundEmail.objects.filter(pk=refused.pk).update(next_attempt_at=timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
-        core_services.email_sweep()  # the sweep's retry
+        email_outbox.email_sweep()  # the sweep's retry
     recipients = sorted(m["To"] for m in smtp_server.messages)
     assert recipients == [f"refuse{n}@example.com" for n in range(3)]
     assert OutboundEmail.objects.filter(kind="winback", status=EmailStatus.SENT).count() == 3
