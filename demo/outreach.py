@@ -23,7 +23,7 @@ from core.dates import add_months
 from winback import messages, policy
 from winback.enums import ConsentBasis, OutreachChannel, OutreachStatus, SkipReason
 from winback.models import Campaign
-from winback.services import CALL_HINTS
+from winback.services.sending import CALL_HINTS
 
 # Per channel: the share (%) of contacts that failed, and the failure as the channel reports it.
 FAILED = {

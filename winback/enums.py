@@ -66,3 +66,7 @@ class SkipReason(models.TextChoices):
     NO_PHONE = "no_phone", "No phone number"
     GROUP_NOT_CONTACTED = "group_not_contacted", "The campaign does not contact this churn group"
     ERASED = "erased", "The customer's data was erased"
+
+
+# A contact handed to its channel (or made): it counts for the cap and for attribution.
+IN_FLIGHT = (OutreachStatus.QUEUED, OutreachStatus.SENT)

@@ -42,9 +42,9 @@ from core.dates import add_months
 from core.enums import ChangeKind
 from subscriptions.enums import CancelledBy, SubscriptionStatus
 from subscriptions.models import Subscription
-from winback import services
 from winback.enums import ChurnGroup, ChurnGroupSource
 from winback.models import LostCustomer, Outreach
+from winback.services.planning import outreach_skip_forbidden
 
 COMPANY_CANCELLED = [CancelledBy.COMPANY_NON_PAYMENT, CancelledBy.COMPANY_MISUSE]
 
@@ -225,7 +225,7 @@ def lost_customers_segment(*, queryset=None) -> int:
         )
         count = queryset.update(churn_group=group, churn_group_source=source)
         if moved:
-            services.outreach_skip_forbidden(lost_customer_ids=moved)
+            outreach_skip_forbidden(lost_customer_ids=moved)
         return count
 
 
@@ -304,7 +304,7 @@ def lost_customers_resegment(*, queryset, churn_group: str, now: datetime | None
     count = rows.update(churn_group=churn_group, churn_group_source=ChurnGroupSource.MANAGER)
     lost_customers_score(queryset=rows, now=now)
     if moved:
-        services.outreach_skip_forbidden(lost_customer_ids=moved, now=now)
+        outreach_skip_forbidden(lost_customer_ids=moved, now=now)
     return count
 
 

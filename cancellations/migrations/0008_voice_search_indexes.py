@@ -1,10 +1,10 @@
-"""Trigram indexes for the voice-of-the-customer page's search over cancellation cases' own
-words (the exit reason in the customer's words and the competitor named).
+"""Trigram indexes for the managers' voice-of-the-customer search over the cases' own words
+(the exit reason in the customer's words and the competitor named).
 
-They sit on the cancellations app's table because only this page searches it; the
-expressions are what Django's ``icontains`` writes on PostgreSQL (``UPPER(col::text) LIKE
+The expressions are what Django's ``icontains`` writes on PostgreSQL (``UPPER(col::text) LIKE
 UPPER(%s)``), so the planner uses them. ``pg_trgm`` ships with PostgreSQL; creating the
-extension needs a role allowed to (the database owner on PostgreSQL 13+)."""
+extension needs a role allowed to (the database owner on PostgreSQL 13+). Other databases
+(the embedded SQLite of ``make run``) search without them."""
 
 from django.db import migrations
 
@@ -26,10 +26,19 @@ BACKWARD = [
 ]
 
 
+def _run(statements):
+    def run(apps, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for statement in statements:
+            schema_editor.execute(statement)
+
+    return run
+
+
 class Migration(migrations.Migration):
     dependencies = [
-        ("retention", "0005_rollup_totals_scope_outreach_funnel"),
-        ("cancellations", "0005_rollup_indexes"),
+        ("cancellations", "0007_callbacks_move_to_desk"),
     ]
 
-    operations = [migrations.RunSQL(FORWARD, BACKWARD)]
+    operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD))]
