@@ -320,7 +320,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api_schema.ScopedAutoSchema",
     "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["core.api_auth.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="6000/min")},
@@ -435,6 +435,11 @@ if TACK_WEBHOOK_LEASE_SECONDS <= 2 * TACK_WEBHOOK_TIMEOUT_SECONDS:
         "or the sweep would retry deliveries that are still waiting for an answer."
     )
 # Data rights: customers' free-text exit notes are cleared this many days after the case.
+# Outbound HTTP (webhooks, billing gateway): public internet only, https only (core.outbound).
+# Plain http is for development; the allowed addresses (IPs or CIDRs) let a test receiver on
+# a non-public address through. Both stay off in production.
+TACK_OUTBOUND_ALLOW_HTTP = env.bool("TACK_OUTBOUND_ALLOW_HTTP", default=False)
+TACK_OUTBOUND_ALLOWED_ADDRESSES = env.list("TACK_OUTBOUND_ALLOWED_ADDRESSES", default=[])
 TACK_FREE_TEXT_RETENTION_DAYS = env.int("TACK_FREE_TEXT_RETENTION_DAYS", default=730)
 RATELIMIT_VIEW = "core.views.ratelimited"
 # Per-IP limits on the customers' pages; `make bench` turns them off to load one server.

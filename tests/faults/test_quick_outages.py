@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from cancellations import links
 from core import services
-from core.enums import EmailStatus
+from core.enums import ApiScope, EmailStatus
 from core.services import api_key_create
 from tests.cancellations.conftest import defaults  # noqa: F401 - a fixture
 from tests.factories import make_subscription
@@ -35,7 +35,7 @@ def test_the_cancel_flow_answers_when_the_cache_is_unreachable(defaults, cache_d
 
 
 def test_the_api_answers_when_the_cache_is_unreachable(cache_down):
-    _, key = api_key_create(name="billing")
+    _, key = api_key_create(name="billing", scopes=ApiScope.values)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
 
