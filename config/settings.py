@@ -451,11 +451,22 @@ TACK_BENCH_VIEWS = env.bool("TACK_BENCH_VIEWS", default=False)
 RATELIMIT_FAIL_OPEN = True
 TACK_IDEMPOTENCY_RETENTION_HOURS = env.int("TACK_IDEMPOTENCY_RETENTION_HOURS", default=48)
 
+# Every log line passes core.log_masking: email addresses, phone numbers, signed customer
+# tokens and API keys are masked (the worker uses this configuration too, see below).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"mask_secrets": {"()": "core.log_masking.MaskSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["mask_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+# The worker logs through LOGGING above (and its masking filter), not Celery's own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

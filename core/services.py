@@ -290,7 +290,15 @@ def email_deliver(*, email: OutboundEmail, connection=None) -> bool:
             enqueued_at=None,
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
         )
-        logger.warning("email %s attempt %s failed: %s", email.pk, email.attempts, exc)
+        # The exception's text names the recipient: the log gets its type and SMTP code only
+        # (erasure reaches the row's last_error, not the worker's log).
+        logger.warning(
+            "email %s attempt %s failed: %s %s",
+            email.pk,
+            email.attempts,
+            type(exc).__name__,
+            getattr(exc, "smtp_code", ""),
+        )
         return False
     OutboundEmail.objects.filter(pk=email.pk, status=EmailStatus.SENDING).update(
         status=EmailStatus.SENT, sent_at=timezone.now(), last_error=""
