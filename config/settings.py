@@ -284,6 +284,12 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "core/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
+# The client's address behind the TLS proxy (core.client_ip): a number of proxies in front of
+# Tack ("1"), or their addresses/networks ("10.0.0.0/8,172.16.0.0/12"). Empty: no proxy, and
+# X-Forwarded-For is ignored. Used by the login lockout and the customer pages' rate limit.
+TACK_TRUSTED_PROXIES = env.list("TACK_TRUSTED_PROXIES", default=[])
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip"
+RATELIMIT_IP_META_KEY = "core.client_ip.client_ip"
 
 # Staff sessions end after inactivity.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 8)
