@@ -222,3 +222,19 @@ def test_make_run_serves_demo_data_on_the_port_it_is_given(tmp_path):
     output = log.read_text()
     assert f"serving on http://127.0.0.1:{port}" in output
     assert "no REDIS_URL set" in output and "GNU gettext not found" in output
+
+
+def test_dependency_audit_skips_with_a_clear_line_where_the_database_is_unreachable():
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "audit_dependencies.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TACK_AUDIT_PROBE_URL": "http://127.0.0.1:9/nothing-here"},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Dependency audit skipped: ")
+    requirements = (ROOT / "requirements-dev.txt").read_text()
+    assert re.search(r"^pip-audit==[\d.]+$", requirements, re.MULTILINE)
+    assert "make audit" in (ROOT / ".ci" / "run").read_text()
