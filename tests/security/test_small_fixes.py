@@ -1,12 +1,14 @@
 """The small findings of the security review: CSV formula neutralisation, control
-characters in names, the compose file secure by default."""
+characters in names, campaign texts in a sandbox."""
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.template import Context
 
 from retention.views import _cell
 from subscriptions.models import Customer
 from tests.factories import make_customer, make_plan
+from winback.messages import MessageTemplateError, compile_message
 
 
 @pytest.mark.parametrize(
@@ -61,3 +63,29 @@ def test_control_characters_are_refused_by_the_import_and_the_admin(
     assert response.status_code == 200  # the form again, with the error
     customer.refresh_from_db()
     assert customer.name == "Anna Berg"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{% include "emails/winback.html" %}',
+        "{% load static %}",
+        '{% extends "base.html" %}',
+        '{% ssi "/etc/passwd" %}',
+        "{% debug %}",
+        "{% if name %}x{% endif %}",
+        "{{ settings.SECRET_KEY }}",
+        "{{ name.upper }}",
+        "{{ name|safe }}",
+        "{{ name|default:secret }}",
+    ],
+)
+def test_campaign_texts_may_use_nothing_but_the_documented_variables_and_filters(text):
+    with pytest.raises(MessageTemplateError):
+        compile_message(text)
+
+
+def test_campaign_texts_render_the_documented_variables_and_filters():
+    template = compile_message('Hej {{ first_name|upper }}, {{ reason|default:"?" }}')
+
+    assert template.render(Context({"first_name": "Ann", "reason": ""})) == "Hej ANN, ?"
