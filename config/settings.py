@@ -336,7 +336,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Tack API",
     "DESCRIPTION": (
         "Push customers and subscriptions into Tack, embed the cancellation flow and read "
-        "what happened. Authenticate with an API key: `Authorization: Bearer <key>`.\n\n"
+        "what happened. Authenticate with an API key: `Authorization: Bearer <key>`. "
+        "A key holds scopes (`read`, `subscriptions:write`, `cancellations:write`, `privacy`, "
+        "`metrics`); each operation names the one it needs (`x-tack-scope`), and a key "
+        "without it is answered 403.\n\n"
         "**Webhooks.** Tack also tells the company's systems what happened: it POSTs a "
         "versioned JSON event (`id`, `type`, `version`, `occurred_at`, `sequence` per "
         "subscription, `data` with external ids) to each endpoint a manager registered in "
