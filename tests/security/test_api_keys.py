@@ -116,3 +116,24 @@ def test_the_admin_shows_a_new_key_once_on_a_page_and_never_in_a_cookie(client, 
     assert client_for(raw_key).get("/api/v1/customers/").status_code == 200
     listing = client.get("/admin/core/apikey/").content.decode()
     assert raw_key not in listing and "read, metrics" in listing
+
+
+@pytest.mark.django_db(transaction=True)
+def test_keys_made_before_scopes_existed_keep_every_scope():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("core", "0005_merge_0003_change_marks_0004_webhook_roles")]
+    after = [("core", "0006_api_key_scopes_public_webhook_urls")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old_apps = executor.loader.project_state(before).apps
+    old_apps.get_model("core", "ApiKey").objects.create(
+        name="old billing sync", prefix="0ld0ld00", key_hash="0" * 64
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+
+    assert ApiKey.objects.get(prefix="0ld0ld00").scopes == ApiScope.values
