@@ -475,7 +475,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # Django's own default handlers (a console in debug, mail to ADMINS) would see each
+        # record before the masking filter: its records go to the root's handler only.
+        "django": {"handlers": [], "propagate": True},
+    },
 }
 # The worker logs through LOGGING above (and its masking filter), not Celery's own handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

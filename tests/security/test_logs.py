@@ -142,3 +142,19 @@ def test_a_refused_email_is_logged_without_the_address(settings, caplog):
     [record] = [r for r in caplog.records if r.name == "core.services"]
     assert record.getMessage() == f"email {email.pk} attempt 1 failed: SMTPRecipientsRefused "
     assert EMAIL not in caplog.text
+
+
+def test_no_handler_sees_a_record_before_the_mask():
+    """Every handler in the configuration masks: Django's defaults (a debug console and mail
+    to ADMINS, attached to the "django" logger) are replaced."""
+    loggers = [logging.getLogger(), *map(logging.getLogger, logging.root.manager.loggerDict)]
+    unmasked = [
+        (logger.name, handler)
+        for logger in loggers
+        for handler in getattr(logger, "handlers", [])
+        if not any(isinstance(f, MaskSecretsFilter) for f in handler.filters)
+        and not type(handler).__module__.startswith("_pytest")
+        and not isinstance(handler, logging.NullHandler)
+        and not logger.name.startswith(("gunicorn", "celery", "kombu", "py.warnings"))
+    ]
+    assert unmasked == []
