@@ -461,7 +461,7 @@ RATELIMIT_FAIL_OPEN = True
 TACK_IDEMPOTENCY_RETENTION_HOURS = env.int("TACK_IDEMPOTENCY_RETENTION_HOURS", default=48)
 
 # Every log line passes core.log_masking: email addresses, phone numbers, signed customer
-# tokens and API keys are masked (the worker uses this configuration too, see below).
+# tokens and API keys are masked (the worker uses this configuration too: config/celery.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -480,7 +480,7 @@ LOGGING = {
         # Django's own default handlers (a console in debug, mail to ADMINS) would see each
         # record before the masking filter: its records go to the root's handler only.
         "django": {"handlers": [], "propagate": True},
+        # redis-py gives this logger a handler of its own unless it is configured already.
+        "push_response": {"handlers": [], "propagate": True},
     },
 }
-# The worker logs through LOGGING above (and its masking filter), not Celery's own handlers.
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
