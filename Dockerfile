@@ -9,4 +9,4 @@ RUN SECRET_KEY=build-only python manage.py collectstatic --noinput
 RUN useradd --system tack && chown -R tack /app
 USER tack
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "-c", "python:config.gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -1,6 +1,9 @@
-from django.contrib import admin, messages
+from django import forms
+from django.contrib import admin
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils.html import format_html_join
+from django.utils.cache import add_never_cache_headers
 from simple_history.admin import SimpleHistoryAdmin
 
 from cancellations import admin_views, links
@@ -171,16 +174,44 @@ class CancellationCaseAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
         ]
 
 
+class CancelLinkReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why the customer needs a link made by staff, e.g. 'asked by phone, #4711'.",
+    )
+
+
 @admin.action(
-    description="Create cancel links for the selected subscriptions", permissions=["view"]
+    description="Create cancel links for the selected subscriptions", permissions=["change"]
 )
 def create_cancel_links(modeladmin, request, queryset):
-    rows = [(*links.cancel_link(subscription=s), s.external_id) for s in queryset[:50]]
-    messages.info(
-        request,
-        format_html_join(
-            "",
-            "<div>{}: <code>{}</code> (valid until {})</div>",
-            ((external_id, url, f"{expires:%Y-%m-%d %H:%M}") for url, expires, external_id in rows),
-        ),
-    )
+    """A staff action on the record: asks why, logs who made a link for which customer, and
+    the link carries the staff member, so a case opened through it is assisted, not the
+    customer's own. The links are shown on a page, never in a message (a cookie)."""
+    subscriptions = list(queryset.select_related("customer")[:50])
+    form = CancelLinkReasonForm(request.POST if "reason" in request.POST else None)
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "opts": modeladmin.model._meta,
+        "title": "Create cancel links",
+        "subscriptions": subscriptions,
+        "form": form,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    if form.is_valid():
+        reason = form.cleaned_data["reason"]
+        rows = []
+        for subscription in subscriptions:
+            url, expires = links.cancel_link(subscription=subscription, staff=request.user)
+            modeladmin.log_change(
+                request,
+                subscription,
+                f"Created a cancel link for customer {subscription.customer.external_id}, "
+                f"valid until {expires:%Y-%m-%d %H:%M}. Reason: {reason}",
+            )
+            rows.append((subscription.external_id, url, expires))
+        context["rows"] = rows
+    response = TemplateResponse(request, "admin/cancellations/cancel_links.html", context)
+    add_never_cache_headers(response)
+    return response

@@ -17,6 +17,7 @@ from cancellations.serializers import (
     OfferAcceptSerializer,
 )
 from core.api_idempotency import IDEMPOTENCY_HEADER, idempotent_post
+from core.enums import ApiScope
 from subscriptions.actors import Actor
 from subscriptions.api import ERROR_RESPONSES
 from subscriptions.selectors import subscription_list
@@ -34,6 +35,7 @@ def _case_response(case: CancellationCase, code: int = status.HTTP_200_OK) -> Re
 
 
 class ExitReasonListView(generics.ListAPIView):
+    required_scopes = {"GET": ApiScope.READ}
     serializer_class = ExitReasonSerializer
     pagination_class = None
 
@@ -42,6 +44,8 @@ class ExitReasonListView(generics.ListAPIView):
 
 
 class CancelLinkView(APIView):
+    required_scopes = {"POST": ApiScope.CANCELLATIONS_WRITE}
+
     @extend_schema(
         summary="A signed, expiring link into the cancellation flow for this subscription.",
         request=None,
@@ -54,6 +58,8 @@ class CancelLinkView(APIView):
 
 
 class CaseStartView(APIView):
+    required_scopes = {"POST": ApiScope.CANCELLATIONS_WRITE}
+
     @extend_schema(
         summary="Open a cancellation case with the customer's reason; returns the offers.",
         description=(
@@ -91,12 +97,16 @@ class CaseStartView(APIView):
 
 
 class CaseDetailView(APIView):
+    required_scopes = {"GET": ApiScope.READ}
+
     @extend_schema(responses={200: CancellationCaseSerializer, **ERROR_RESPONSES})
     def get(self, request, pk: int):
         return _case_response(get_object_or_404(CancellationCase, pk=pk))
 
 
 class OfferAcceptView(APIView):
+    required_scopes = {"POST": ApiScope.CANCELLATIONS_WRITE}
+
     @extend_schema(
         summary="Accept one of the case's offers: the subscription changes and the case is saved.",
         description="A call-back offer leaves the case open until the agent has called.",
@@ -126,6 +136,8 @@ class OfferAcceptView(APIView):
 
 
 class DeclineView(APIView):
+    required_scopes = {"POST": ApiScope.CANCELLATIONS_WRITE}
+
     @extend_schema(
         summary="The customer declines the offers: the subscription is set to end.",
         description="Ends with the paid period unless `immediately` is true.",

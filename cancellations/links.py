@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,9 +18,15 @@ def cancel_link_max_age() -> timedelta:
     return timedelta(days=settings.TACK_CANCEL_LINK_MAX_AGE_DAYS)
 
 
-def cancel_link(*, subscription: Subscription) -> tuple[str, datetime]:
-    """An absolute cancel link for this subscription, and when it expires."""
-    token = make_token(purpose="cancel", payload={"s": subscription.pk})
+def cancel_link(*, subscription: Subscription, staff=None) -> tuple[str, datetime]:
+    """An absolute cancel link for this subscription, and when it expires.
+
+    A link made by ``staff`` names them: a case opened through it is theirs (assisted).
+    """
+    payload = {"s": subscription.pk}
+    if staff is not None:
+        payload["u"] = staff.pk
+    token = make_token(purpose="cancel", payload=payload)
     url = absolute_url(reverse("cancellations:entry", args=[token]))
     return url, timezone.now() + cancel_link_max_age()
 
@@ -32,6 +39,14 @@ def subscription_from_cancel_token(token: str) -> Subscription:
     if subscription is None:
         raise LinkInvalid
     return subscription
+
+
+def staff_from_cancel_token(token: str):
+    """The staff member who made this cancel link, or None for the customer's own link."""
+    payload = read_token(purpose="cancel", token=token, max_age=cancel_link_max_age())
+    if "u" not in payload:
+        return None
+    return get_user_model().objects.filter(pk=payload["u"], is_staff=True).first()
 
 
 def undo_path(*, case: CancellationCase) -> str:

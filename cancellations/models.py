@@ -208,6 +208,12 @@ class CancellationCase(models.Model):
     def __str__(self) -> str:
         return f"Case {self.pk} · {self.get_channel_display()} · {self.get_outcome_display()}"
 
+    @property
+    def assisted(self) -> bool:
+        """Opened by staff (on the phone, or on the web through a link staff made), not
+        self-service: the customer alone on the web or a system over the API."""
+        return self.actor_id is not None
+
 
 class Offer(models.Model):
     """An offer presented in a case, with what it would cost and whether it was taken."""

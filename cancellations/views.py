@@ -56,7 +56,12 @@ def customer_page(view):
         language = requested_language(request) or subscription.customer.locale
         if language not in LANGUAGE_CODES:
             language = "en"
-        request.flow = {"token": token, "subscription": subscription, "language": language}
+        request.flow = {
+            "token": token,
+            "subscription": subscription,
+            "language": language,
+            "staff": links.staff_from_cancel_token(token),
+        }
         return with_language(
             request, language, lambda: view(request, subscription, *args, **kwargs)
         )
@@ -85,8 +90,10 @@ def _page(request, template: str, context: dict, status: int = 200):
     return render(request, template, context, status=status)
 
 
-def _actor() -> Actor:
-    return Actor.customer(Channel.WEB)
+def _actor(request) -> Actor:
+    """The customer, or the staff member who made the link (an assisted case)."""
+    staff = request.flow["staff"]
+    return Actor.customer(Channel.WEB) if staff is None else Actor.staff(staff, Channel.WEB)
 
 
 def _ending_page(request, subscription):
@@ -110,7 +117,7 @@ def entry(request, subscription):
     if subscription.status in (SubscriptionStatus.CANCEL_PENDING, SubscriptionStatus.CANCELLED):
         return _ending_page(request, subscription)
     case = services.cancellation_start(
-        subscription=subscription, actor=_actor(), language=request.flow["language"]
+        subscription=subscription, actor=_actor(request), language=request.flow["language"]
     )
     if selectors.pending_callback(case=case) is not None:
         return _redirect("done", request)
@@ -146,7 +153,7 @@ def choose_reason(request, subscription):
     except (ValueError, ExitReason.DoesNotExist):
         return _bad_request(request, translation.gettext("Please choose one of the reasons shown."))
     try:
-        services.cancellation_choose_reason(case=case, reason=reason, actor=_actor())
+        services.cancellation_choose_reason(case=case, reason=reason, actor=_actor(request))
     except services.CaseAlreadyDecided:
         return _redirect("done", request)
     except TackError as error:
@@ -206,13 +213,13 @@ def decide(request, subscription):
     try:
         if choice == "decline":
             services.cancellation_decide(
-                case=case, actor=_actor(), decision=services.Decision.DECLINE, **words
+                case=case, actor=_actor(request), decision=services.Decision.DECLINE, **words
             )
         elif choice.startswith("offer-"):
             offer_id = int(choice.removeprefix("offer-"))
             services.cancellation_decide(
                 case=case,
-                actor=_actor(),
+                actor=_actor(request),
                 decision=services.Decision.ACCEPT,
                 offer_id=offer_id,
                 options={

@@ -1,13 +1,19 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import setup_logging, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("tack")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def keep_django_logging(**kwargs) -> None:
+    """The worker logs through Django's LOGGING, whose handler masks personal data and
+    secrets; Celery adds no handler of its own (not even for its pool's logger)."""
 
 
 @task_prerun.connect

@@ -284,6 +284,12 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "core/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
+# The client's address behind the TLS proxy (core.client_ip): a number of proxies in front of
+# Tack ("1"), or their addresses/networks ("10.0.0.0/8,172.16.0.0/12"). Empty: no proxy, and
+# X-Forwarded-For is ignored. Used by the login lockout and the customer pages' rate limit.
+TACK_TRUSTED_PROXIES = env.list("TACK_TRUSTED_PROXIES", default=[])
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip"
+RATELIMIT_IP_META_KEY = "core.client_ip.client_ip"
 
 # Staff sessions end after inactivity.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 8)
@@ -320,7 +326,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api_schema.ScopedAutoSchema",
     "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["core.api_auth.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="6000/min")},
@@ -330,7 +336,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Tack API",
     "DESCRIPTION": (
         "Push customers and subscriptions into Tack, embed the cancellation flow and read "
-        "what happened. Authenticate with an API key: `Authorization: Bearer <key>`.\n\n"
+        "what happened. Authenticate with an API key: `Authorization: Bearer <key>`. "
+        "A key holds scopes (`read`, `subscriptions:write`, `cancellations:write`, `privacy`, "
+        "`metrics`); each operation names the one it needs (`x-tack-scope`), and a key "
+        "without it is answered 403.\n\n"
         "**Webhooks.** Tack also tells the company's systems what happened: it POSTs a "
         "versioned JSON event (`id`, `type`, `version`, `occurred_at`, `sequence` per "
         "subscription, `data` with external ids) to each endpoint a manager registered in "
@@ -442,6 +451,11 @@ if TACK_WEBHOOK_LEASE_SECONDS <= 2 * TACK_WEBHOOK_TIMEOUT_SECONDS:
         "or the sweep would retry deliveries that are still waiting for an answer."
     )
 # Data rights: customers' free-text exit notes are cleared this many days after the case.
+# Outbound HTTP (webhooks, billing gateway): public internet only, https only (core.outbound).
+# Plain http is for development; the allowed addresses (IPs or CIDRs) let a test receiver on
+# a non-public address through. Both stay off in production.
+TACK_OUTBOUND_ALLOW_HTTP = env.bool("TACK_OUTBOUND_ALLOW_HTTP", default=False)
+TACK_OUTBOUND_ALLOWED_ADDRESSES = env.list("TACK_OUTBOUND_ALLOWED_ADDRESSES", default=[])
 TACK_FREE_TEXT_RETENTION_DAYS = env.int("TACK_FREE_TEXT_RETENTION_DAYS", default=730)
 RATELIMIT_VIEW = "core.views.ratelimited"
 # Per-IP limits on the customers' pages; `make bench` turns them off to load one server.
@@ -453,11 +467,27 @@ TACK_BENCH_VIEWS = env.bool("TACK_BENCH_VIEWS", default=False)
 RATELIMIT_FAIL_OPEN = True
 TACK_IDEMPOTENCY_RETENTION_HOURS = env.int("TACK_IDEMPOTENCY_RETENTION_HOURS", default=48)
 
+# Every log line passes core.log_masking: email addresses, phone numbers, signed customer
+# tokens and API keys are masked (the worker uses this configuration too: config/celery.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"mask_secrets": {"()": "core.log_masking.MaskSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["mask_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # Django's own default handlers (a console in debug, mail to ADMINS) would see each
+        # record before the masking filter: its records go to the root's handler only.
+        "django": {"handlers": [], "propagate": True},
+        # redis-py gives this logger a handler of its own unless it is configured already.
+        "push_response": {"handlers": [], "propagate": True},
+    },
 }

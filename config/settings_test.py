@@ -32,3 +32,7 @@ WHITENOISE_USE_FINDERS = True
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 # Every test client comes from 127.0.0.1; the rate-limit test switches this back on.
 RATELIMIT_ENABLE = False
+# The webhook receivers of the tests listen on 127.0.0.1 over plain http; the outbound
+# guard's own tests switch both off again.
+TACK_OUTBOUND_ALLOW_HTTP = True
+TACK_OUTBOUND_ALLOWED_ADDRESSES = ["127.0.0.1"]

@@ -4,11 +4,13 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
+from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
 from core import services, webhooks
-from core.enums import EmailStatus, WebhookDeliveryStatus, WebhookEventType
+from core.enums import ApiScope, EmailStatus, WebhookDeliveryStatus, WebhookEventType
 from core.models import (
     ApiKey,
     OutboundEmail,
@@ -16,28 +18,86 @@ from core.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from core.outbound import validate_public_url
 from core.outbox import email as email_outbox
 from core.outbox import webhooks as webhook_outbox
 
 
+class ApiKeyForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=ApiScope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Give a key only what its system needs (the README lists what each allows).",
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["name", "scopes", "expires_at", "revoked_at"]
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    form = ApiKeyForm
+    list_display = [
+        "name",
+        "prefix",
+        "scope_list",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     readonly_fields = ["prefix", "created_at", "created_by", "last_used_at"]
-    fields = ["name", "prefix", "created_at", "created_by", "last_used_at", "revoked_at"]
+    fields = [
+        "name",
+        "scopes",
+        "expires_at",
+        "prefix",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "revoked_at",
+    ]
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj):
+        return ", ".join(obj.scopes) or "—"
 
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
             return
-        api_key, raw_key = services.api_key_create(name=obj.name, created_by=request.user)
+        api_key, raw_key = services.api_key_create(
+            name=obj.name,
+            scopes=form.cleaned_data["scopes"],
+            expires_at=form.cleaned_data["expires_at"],
+            created_by=request.user,
+        )
         obj.pk = api_key.pk
         obj.prefix = api_key.prefix
-        messages.warning(
+        obj.scopes = api_key.scopes
+        request.tack_new_api_key = raw_key
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # The raw key is shown once, on this page: never in a message (the messages cookie
+        # is signed, not encrypted) and never stored.
+        raw_key = getattr(request, "tack_new_api_key", None)
+        if raw_key is None:
+            return super().response_add(request, obj, post_url_continue)
+        response = TemplateResponse(
             request,
-            f"The new API key is {raw_key} — copy it now: it is stored hashed and "
-            "cannot be shown again.",
+            "admin/core/apikey/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": "Copy the new API key",
+                "api_key": obj,
+                "raw_key": raw_key,
+            },
         )
+        add_never_cache_headers(response)
+        return response
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -103,7 +163,8 @@ class WebhookEndpointForm(forms.ModelForm):
     url = forms.URLField(
         max_length=500,
         assume_scheme="https",
-        help_text="Receives a signed JSON POST per event (https in production).",
+        validators=[validate_public_url],
+        help_text="Receives a signed JSON POST per event: https, on the public internet.",
     )
     event_types = forms.MultipleChoiceField(
         choices=WebhookEventType.choices,

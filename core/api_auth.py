@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
+from core.enums import ApiScope
 from core.models import ApiKey
 from core.services import api_key_authenticate
 
@@ -41,11 +42,33 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return 'Bearer realm="api"'
 
 
+def required_scope(view, method: str) -> str | None:
+    """The scope an API operation needs: the view's ``required_scopes`` names one per HTTP
+    method. HEAD is a GET; OPTIONS (the description) needs ``read``."""
+    method = method.upper()
+    if method == "HEAD":
+        method = "GET"
+    scopes = getattr(view, "required_scopes", {})
+    return scopes.get(method) or (ApiScope.READ if method == "OPTIONS" else None)
+
+
 class HasApiKey(permissions.BasePermission):
+    """An API key that holds the scope the operation needs; an operation that names no scope
+    is refused to every key (so a new endpoint cannot be open by mistake)."""
+
     message = _("An API key is required: send 'Authorization: Bearer <key>'.")
 
     def has_permission(self, request, view) -> bool:
-        return isinstance(request.auth, ApiKey)
+        if not isinstance(request.auth, ApiKey):
+            return False
+        scope = required_scope(view, request.method)
+        if scope is None or not request.auth.allows(scope):
+            raise exceptions.PermissionDenied(
+                _("This API key lacks the scope this operation needs: %(scope)s.")
+                % {"scope": scope or "(none)"},
+                code="missing_scope",
+            )
+        return True
 
 
 class ApiKeyRateThrottle(throttling.SimpleRateThrottle):

@@ -16,6 +16,19 @@ class DeliveryPromise(models.TextChoices):
     AT_LEAST_ONCE = "at_least_once", "At least once (service message)"
 
 
+class ApiScope(models.TextChoices):
+    """What an API key may do; each API operation needs one (named in the OpenAPI schema)."""
+
+    READ = "read", "read: customers, subscriptions, exit reasons and cases"
+    SUBSCRIPTIONS_WRITE = (
+        "subscriptions:write",
+        "subscriptions:write: push customers, subscriptions",
+    )
+    CANCELLATIONS_WRITE = "cancellations:write", "cancellations:write: cancel links and cases"
+    PRIVACY = "privacy", "privacy: export and erase a customer's data"
+    METRICS = "metrics", "metrics: the retention figures"
+
+
 class ChangeKind(models.TextChoices):
     """What changed, for the readers that keep aggregates of it (the dashboard's rollups)."""
 

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from core.enums import ChangeKind, DeliveryPromise, EmailStatus, WebhookDeliveryStatus
+from core.outbound import validate_public_url
 
 
 class ApiKey(models.Model):
@@ -19,6 +20,12 @@ class ApiKey(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False
     )
+    scopes = models.JSONField(
+        default=list, blank=True, help_text="What the key may do (core.enums.ApiScope)."
+    )
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="The key stops working then; empty: never."
+    )
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
@@ -30,7 +37,12 @@ class ApiKey(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and (
+            self.expires_at is None or self.expires_at > timezone.now()
+        )
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes
 
 
 class IdempotencyRecord(models.Model):
@@ -128,7 +140,11 @@ class WebhookEndpoint(models.Model):
     """
 
     name = models.CharField(max_length=100, help_text="Who receives, e.g. 'billing'.")
-    url = models.URLField(max_length=500, help_text="Receives a signed JSON POST per event.")
+    url = models.URLField(
+        max_length=500,
+        validators=[validate_public_url],
+        help_text="Receives a signed JSON POST per event (https, a public address).",
+    )
     secret = models.CharField(max_length=100, default=webhook_secret, editable=False)
     event_types = models.JSONField(default=list, help_text="The event types sent here.")
     active = models.BooleanField(

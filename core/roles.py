@@ -20,6 +20,8 @@ AGENT_PERMISSIONS = {
         "change_customer",
         "view_plan",
         "view_subscription",
+        # Unlocks only "Create cancel links" (logged, with a reason); the page stays read-only.
+        "change_subscription",
         "view_subscriptionevent",
     ],
     "cancellations": [

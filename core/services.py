@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.enums import ApiScope
 from core.models import ApiKey, IdempotencyRecord
 
 logger = logging.getLogger(__name__)
@@ -25,23 +26,37 @@ def _hash_api_key(raw_key: str) -> str:
 
 
 @transaction.atomic
-def api_key_create(*, name: str, created_by=None) -> tuple[ApiKey, str]:
-    """Create a key and return it with its secret, which is shown once and never stored."""
+def api_key_create(
+    *, name: str, scopes: list[str], expires_at=None, created_by=None
+) -> tuple[ApiKey, str]:
+    """Create a key with ``scopes`` (``ApiScope`` values) and return it with its secret,
+    which is shown once and never stored."""
+    unknown = set(scopes) - set(ApiScope.values)
+    if unknown:
+        raise ValueError(f"Unknown API scopes: {sorted(unknown)}")
     prefix = secrets.token_hex(4)
     raw_key = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey.objects.create(
-        name=name, prefix=prefix, key_hash=_hash_api_key(raw_key), created_by=created_by
+        name=name,
+        prefix=prefix,
+        key_hash=_hash_api_key(raw_key),
+        scopes=[scope for scope in ApiScope.values if scope in scopes],
+        expires_at=expires_at,
+        created_by=created_by,
     )
     return api_key, raw_key
 
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
-    """The active key matching ``raw_key``; notes when it was last used (once a minute at most)."""
+    """The active (not revoked, not expired) key matching ``raw_key``; notes when it was last
+    used (once a minute at most)."""
     parts = raw_key.split("_", 2)
     if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
         return None
     api_key = ApiKey.objects.filter(prefix=parts[1], revoked_at=None).first()
     if api_key is None or not secrets.compare_digest(api_key.key_hash, _hash_api_key(raw_key)):
+        return None
+    if not api_key.is_active:
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):

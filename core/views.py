@@ -1,3 +1,4 @@
+import logging
 import sys
 
 from django.db import InterfaceError, OperationalError
@@ -12,11 +13,19 @@ from core.api_errors import error_body
 from core.customer_pages import page_language, with_language
 from core.health import health_report
 
+logger = logging.getLogger(__name__)
+
 
 @never_cache
 @require_GET
 def healthz(request):
+    """ok / degraded / down for anyone (a load balancer, a monitor); which part failed and
+    why only for signed-in staff, and in the log: error texts name hosts, ports and roles."""
     healthy, report = health_report()
+    if report["status"] != "ok":
+        logger.warning("health %s: %s", report["status"], report)
+    if not getattr(request.user, "is_staff", False):
+        report = {"status": report["status"]}
     return JsonResponse(report, status=200 if healthy else 503)
 
 

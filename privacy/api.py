@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api_idempotency import IDEMPOTENCY_HEADER, idempotent_post
+from core.enums import ApiScope
 from privacy import services
 from privacy.serializers import ErasureSerializer
 from subscriptions.api import ERROR_RESPONSES, api_actor
@@ -16,6 +17,8 @@ AUTH_AND_NOT_FOUND = {code: ERROR_RESPONSES[code] for code in (401, 404)}
 
 
 class CustomerExportView(APIView):
+    required_scopes = {"GET": ApiScope.PRIVACY}
+
     @extend_schema(
         summary="Everything Tack holds about a customer, as one JSON document (GDPR export).",
         description=(
@@ -36,6 +39,8 @@ class CustomerExportView(APIView):
 
 
 class CustomerEraseView(APIView):
+    required_scopes = {"POST": ApiScope.PRIVACY}
+
     @extend_schema(
         summary="Erase a customer's personal data (GDPR erasure); the facts stay.",
         description=(

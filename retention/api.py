@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.enums import ApiScope
 from retention import definitions, selectors
 from retention.selectors import Filters
 from retention.serializers import SummaryQuerySerializer, SummarySerializer
@@ -27,6 +28,8 @@ def _winback(summary: selectors.WinbackSummary) -> dict:
 
 
 class MetricsSummaryView(APIView):
+    required_scopes = {"GET": ApiScope.METRICS}
+
     @extend_schema(
         summary="Save rate, win-back hit rate and what they are worth, for a period.",
         description=(

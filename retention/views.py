@@ -139,9 +139,14 @@ def _csv(all_tables, name: str, filters) -> HttpResponse:
     return response
 
 
+# What a spreadsheet may read as the start of a formula (OWASP's CSV injection list), and
+# the full-width forms some spreadsheets fold into them.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
 def _cell(value):
     """Keep a spreadsheet from reading a name such as "=HYPERLINK(…)" as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
 

@@ -6,6 +6,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 
 from core.api_errors import error_body
+from core.enums import ApiScope
 from subscriptions import selectors, services
 from subscriptions.actors import Actor
 from subscriptions.serializers import CustomerSerializer, SubscriptionSerializer
@@ -22,6 +23,7 @@ def api_actor(request) -> Actor:
 
 
 class CustomerListView(generics.ListAPIView):
+    required_scopes = {"GET": ApiScope.READ}
     serializer_class = CustomerSerializer
 
     def get_queryset(self):
@@ -29,6 +31,7 @@ class CustomerListView(generics.ListAPIView):
 
 
 class CustomerDetailView(generics.GenericAPIView):
+    required_scopes = {"GET": ApiScope.READ, "PUT": ApiScope.SUBSCRIPTIONS_WRITE}
     serializer_class = CustomerSerializer
     lookup_field = "external_id"
 
@@ -61,6 +64,7 @@ class CustomerDetailView(generics.GenericAPIView):
 
 
 class SubscriptionListView(generics.ListAPIView):
+    required_scopes = {"GET": ApiScope.READ}
     serializer_class = SubscriptionSerializer
 
     def get_queryset(self):
@@ -68,6 +72,7 @@ class SubscriptionListView(generics.ListAPIView):
 
 
 class SubscriptionDetailView(generics.GenericAPIView):
+    required_scopes = {"GET": ApiScope.READ, "PUT": ApiScope.SUBSCRIPTIONS_WRITE}
     serializer_class = SubscriptionSerializer
     lookup_field = "external_id"
 

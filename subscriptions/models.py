@@ -15,15 +15,16 @@ from subscriptions.enums import (
     Locale,
     SubscriptionStatus,
 )
+from subscriptions.validators import validate_no_control_characters
 
 
 class Customer(models.Model):
     external_id = models.CharField(
         max_length=64, unique=True, help_text="The customer's id in the company's own systems."
     )
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_no_control_characters])
     email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=32, blank=True)
+    phone = models.CharField(max_length=32, blank=True, validators=[validate_no_control_characters])
     locale = models.CharField(max_length=5, choices=Locale.choices, default=Locale.EN)
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2, e.g. SE.")
     customer_since = models.DateField()

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from rest_framework.test import APIClient
 
+from core.enums import ApiScope
 from core.services import api_key_create
 from tests.databases import clone_database, drop_database
 from tests.factories import make_agent, make_manager, make_user
@@ -75,7 +76,7 @@ def outsider(db):
 
 @pytest.fixture
 def api_key(db):
-    _, raw_key = api_key_create(name="billing sync")
+    _, raw_key = api_key_create(name="billing sync", scopes=ApiScope.values)
     return raw_key
 
 

@@ -17,7 +17,8 @@ def settings_env_names() -> set[str]:
     return set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', source))
 
 
-def test_compose_file_is_valid_against_the_compose_spec():
+@pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.local.yml"])
+def test_compose_file_is_valid_against_the_compose_spec(name):
     result = subprocess.run(
         [
             sys.executable,
@@ -25,7 +26,7 @@ def test_compose_file_is_valid_against_the_compose_spec():
             "check_jsonschema",
             "--builtin-schema",
             "vendor.compose-spec",
-            str(ROOT / "docker-compose.yml"),
+            str(ROOT / name),
         ],
         capture_output=True,
         text=True,
@@ -60,6 +61,31 @@ def test_compose_services_and_variables_match_the_settings():
     assert re.search(r"@db:5432/", env["DATABASE_URL"])
     assert "//redis:6379" in env["REDIS_URL"]
     assert env["EMAIL_HOST"] in services
+
+
+LOOSENING = {
+    "SECURE_SSL_REDIRECT",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_HSTS_SECONDS",
+}
+
+
+def test_compose_is_secure_by_default_and_loosened_only_by_the_local_override():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    local = yaml.safe_load((ROOT / "docker-compose.local.yml").read_text())
+    known = settings_env_names()
+
+    for name in ("web", "worker", "beat"):
+        env = compose["services"][name]["environment"]
+        # Unset, the settings' production defaults apply: redirects, Secure cookies, HSTS.
+        assert not LOOSENING & set(env), name
+        assert not env["TACK_PUBLIC_BASE_URL"].split(":-")[-1].startswith("http:"), name
+        assert not env["CSRF_TRUSTED_ORIGINS"].split(":-")[-1].startswith("http:"), name
+        loosened = local["services"][name]["environment"]
+        assert set(loosened) <= known
+        assert {loosened[key] for key in LOOSENING} == {"0"}
+    assert set(local["services"]) == {"web", "worker", "beat"}
 
 
 def production_env(**extra) -> dict:
@@ -196,3 +222,19 @@ def test_make_run_serves_demo_data_on_the_port_it_is_given(tmp_path):
     output = log.read_text()
     assert f"serving on http://127.0.0.1:{port}" in output
     assert "no REDIS_URL set" in output and "GNU gettext not found" in output
+
+
+def test_dependency_audit_skips_with_a_clear_line_where_the_database_is_unreachable():
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "audit_dependencies.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TACK_AUDIT_PROBE_URL": "http://127.0.0.1:9/nothing-here"},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Dependency audit skipped: ")
+    requirements = (ROOT / "requirements-dev.txt").read_text()
+    assert re.search(r"^pip-audit==[\d.]+$", requirements, re.MULTILINE)
+    assert "make audit" in (ROOT / ".ci" / "run").read_text()

@@ -1,13 +1,17 @@
 """Win-back messages: a manager-written subject and body per language, in a shared layout.
 
-Subject and body are Django templates with these names: ``{{ name }}``, ``{{ first_name }}``,
-``{{ tenure_years }}``, ``{{ tenure_months }}``, ``{{ reason }}``, ``{{ improvements }}`` (the
-campaign's "what has improved since you left"), ``{{ offer }}`` (the come-back offer in words)
-and ``{{ company }}``. The layout adds the come-back button and the unsubscribe link.
+Subject and body are templates in a sandbox: the variables ``{{ name }}``,
+``{{ first_name }}``, ``{{ tenure_years }}``, ``{{ tenure_months }}``, ``{{ reason }}``,
+``{{ improvements }}`` (the campaign's "what has improved since you left"), ``{{ offer }}``
+(the come-back offer in words) and ``{{ company }}``, with the filters in
+``MESSAGE_FILTERS`` (``{{ first_name|upper }}``, ``{{ reason|default:"…" }}``), and
+nothing else: no tags (``include``, ``load``, ``extends``, ``ssi``, ``if`` …), no other
+variable, no attribute lookups. The layout adds the come-back button and the unsubscribe link.
 """
 
 from django.conf import settings
-from django.template import Context, Template, TemplateSyntaxError
+from django.template import Context, Engine, Library, Template, TemplateSyntaxError, defaultfilters
+from django.template.base import FilterExpression, Variable, VariableNode
 from django.utils import translation
 from django.utils.translation import gettext, ngettext
 
@@ -27,8 +31,43 @@ MESSAGE_VARIABLES = (
 )
 
 
+MESSAGE_FILTERS = ("default", "upper", "lower", "title", "capfirst", "pluralize")
+
+
 class MessageTemplateError(ValueError):
     pass
+
+
+def _sandbox() -> Engine:
+    """An engine that loads no template and knows only the message filters: no tag at all."""
+    library = Library()
+    for name in MESSAGE_FILTERS:
+        library.filter(name, getattr(defaultfilters, name))
+    engine = Engine(dirs=[], app_dirs=False, loaders=[], libraries={})
+    engine.template_builtins = [library]
+    engine.template_libraries = {}
+    return engine
+
+
+SANDBOX = _sandbox()
+
+
+def _check_variable(variable) -> None:
+    if (
+        isinstance(variable, Variable)
+        and variable.lookups is not None
+        and (variable.lookups[0] not in MESSAGE_VARIABLES or len(variable.lookups) > 1)
+    ):
+        names = ", ".join(f"{{{{ {name} }}}}" for name in MESSAGE_VARIABLES)
+        raise MessageTemplateError(f"Unknown variable '{variable.var}': use {names}")
+
+
+def _check_expression(expression: FilterExpression) -> None:
+    _check_variable(expression.var)
+    for _, arguments in expression.filters:
+        for lookup, argument in arguments:
+            if lookup:
+                _check_variable(argument)
 
 
 def offer_text(campaign: Campaign) -> str:
@@ -45,10 +84,15 @@ def offer_text(campaign: Campaign) -> str:
 
 
 def compile_message(text: str) -> Template:
+    """The message as a sandboxed template; MessageTemplateError names what is not allowed."""
     try:
-        return Template(text)
+        template = Template(text, engine=SANDBOX)
     except TemplateSyntaxError as exc:
         raise MessageTemplateError(str(exc)) from exc
+    for node in template.nodelist:
+        if isinstance(node, VariableNode):
+            _check_expression(node.filter_expression)
+    return template
 
 
 def message_context(*, campaign: Campaign, lost: LostCustomer, language: str) -> dict:

@@ -216,7 +216,15 @@ def email_deliver(*, email: OutboundEmail, connection=None) -> bool:
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
         )
         outbox.record(lambda: mine.update(**fields), what=what)
-        logger.warning("email %s attempt %s failed: %s", email.pk, email.attempts, exc)
+        # The exception's text names the recipient: the log gets its type and SMTP code only
+        # (erasure reaches the row's last_error, not the worker's log).
+        logger.warning(
+            "email %s attempt %s failed: %s %s",
+            email.pk,
+            email.attempts,
+            type(exc).__name__,
+            getattr(exc, "smtp_code", ""),
+        )
         return False
     outbox.record(
         lambda: mine.update(status=EmailStatus.SENT, sent_at=timezone.now(), last_error=""),

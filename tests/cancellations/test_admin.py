@@ -48,8 +48,11 @@ def test_admin_action_creates_cancel_links(client, agent, subscription):
     client.force_login(agent)
     response = client.post(
         reverse("admin:subscriptions_subscription_changelist"),
-        {"action": "create_cancel_links", "_selected_action": [subscription.pk]},
-        follow=True,
+        {
+            "action": "create_cancel_links",
+            "_selected_action": [subscription.pk],
+            "reason": "asked on the phone",
+        },
     )
     html = response.content.decode()
     assert subscription.external_id in html

@@ -1,6 +1,7 @@
 import pytest
 
 from core import services
+from core.enums import ApiScope
 from core.models import IdempotencyRecord
 
 pytestmark = pytest.mark.django_db
@@ -8,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def key():
-    api_key, _ = services.api_key_create(name="app")
+    api_key, _ = services.api_key_create(name="app", scopes=ApiScope.values)
     return api_key
 
 

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.contrib.auth.models import Group
 
@@ -45,13 +47,14 @@ def test_agent_sees_customers_but_not_configuration(client, agent):
 
 def test_manager_creates_api_key_and_sees_it_once(client, manager):
     client.force_login(manager)
-    response = client.post("/admin/core/apikey/add/", {"name": "billing"}, follow=True)
+    response = client.post("/admin/core/apikey/add/", {"name": "billing", "scopes": ["read"]})
     assert response.status_code == 200
-    messages = [str(m) for m in response.context["messages"]]
-    [shown] = [m for m in messages if m.startswith("The new API key is tack_")]
-    raw = shown.split()[5]
+    assert not [str(m) for m in response.context["messages"] if "tack_" in str(m)]
+    [raw] = re.findall(r"tack_[0-9a-f]{8}_[\w-]+", response.content.decode())
     api_response = client.get("/api/v1/customers/", HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert api_response.status_code == 200
+    page = client.get("/admin/core/apikey/").content.decode()
+    assert raw not in page
 
 
 def test_admin_login_locks_out_after_repeated_failures(client, manager, settings):

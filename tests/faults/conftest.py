@@ -95,6 +95,9 @@ def tack_env(*, database_url: str, redis_url: str, smtp_port: int = 25, **extra:
         "EMAIL_TIMEOUT": "5",
         "TACK_PUBLIC_BASE_URL": "http://testserver",
         "LOG_LEVEL": "WARNING",
+        # The webhook receivers of these tests listen on 127.0.0.1 over plain http.
+        "TACK_OUTBOUND_ALLOW_HTTP": "1",
+        "TACK_OUTBOUND_ALLOWED_ADDRESSES": "127.0.0.1",
         **extra,
     }
 

@@ -12,7 +12,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from cancellations import links
-from core.enums import EmailStatus
+from core.enums import ApiScope, EmailStatus
 from core.outbox import email as email_outbox
 from core.services import api_key_create
 from tests.cancellations.conftest import defaults  # noqa: F401 - a fixture
@@ -42,7 +42,7 @@ def test_the_cancel_flow_answers_when_the_cache_is_unreachable(defaults, cache_d
 
 
 def test_the_api_answers_when_the_cache_is_unreachable(cache_down):
-    _, key = api_key_create(name="billing")
+    _, key = api_key_create(name="billing", scopes=ApiScope.values)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
 

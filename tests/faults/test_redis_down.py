@@ -17,7 +17,7 @@ import pytest
 from cancellations import links
 from cancellations.enums import CaseOutcome
 from cancellations.models import CancellationCase, ExitReason
-from core.enums import EmailStatus, WebhookDeliveryStatus
+from core.enums import ApiScope, EmailStatus, WebhookDeliveryStatus
 from core.models import OutboundEmail, WebhookDelivery
 from core.outbox import email as email_outbox
 from core.outbox import webhooks as webhook_outbox
@@ -66,7 +66,7 @@ def test_customers_cancel_while_redis_is_down_and_everything_is_sent_once_it_is_
     subscriptions = [
         make_subscription(plan=plan, email=f"c{n}@example.com") for n in range(CUSTOMERS + 2)
     ]
-    _, api_key = api_key_create(name="billing")
+    _, api_key = api_key_create(name="billing", scopes=ApiScope.values)
     moving = ExitReason.objects.get(code="moving")  # its offer is a pause
 
     env = tack_env(

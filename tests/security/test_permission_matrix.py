@@ -5,8 +5,9 @@ each is tried with the personas that must be refused.
   signed-in non-staff user are sent to the login page; a staff user without a role and an
   agent get 403 wherever their role does not reach; a manager gets the page (so a refusal is
   never a broken link in disguise).
-- API endpoints: no key, a wrong key and a staff session are refused with a JSON 401; the
-  right key gets an answer.
+- API endpoints: no key, a wrong key and a staff session are refused with a JSON 401; a key
+  with every scope but the one the operation needs gets a 403 naming that scope; the right
+  key gets an answer.
 - Customer pages: the signed token is the only credential. Another customer's object is out of
   reach: a token re-signed over customer B's ids, a token made for another page, a truncated
   token and customer B's case posted through customer A's link are all refused, and nothing
@@ -29,6 +30,8 @@ from drf_spectacular.generators import SchemaGenerator
 
 from cancellations.enums import CaseOutcome
 from cancellations.models import CancellationCase
+from core.api_auth import required_scope
+from core.enums import ApiScope
 from core.models import ApiKey, OutboundEmail, WebhookDelivery
 from core.roles import AGENTS
 from core.services import api_key_create
@@ -295,7 +298,7 @@ def world(customer_a, customer_b, manager, agent, outsider):
         source=CallbackSource.values[0],
         due_at=customer_a.case.opened_at,
     )
-    api_key_create(name="matrix")
+    api_key_create(name="matrix", scopes=ApiScope.values)
     endpoint = make_endpoint(url="http://127.0.0.1:9/hooks")
     WebhookDelivery.objects.create(
         endpoint=endpoint,
@@ -541,6 +544,20 @@ def test_api_endpoints(client, world, api_key):
                 wrong.append((name, persona, response.status_code))
     assert not wrong, wrong
     assert snapshot() == before, "a refused API call changed data"
+
+    # A key holding every scope but the one an operation needs is refused with 403 naming
+    # that scope, and changes nothing.
+    for name, (method, path, body, _with_key) in rows.items():
+        needed = required_scope(resolve(path.split("?")[0]).func.view_class, method)
+        others = [scope for scope in ApiScope.values if scope != needed]
+        _, other_key = api_key_create(name=f"without {needed}", scopes=others)
+        response = call(method, path, body, HTTP_AUTHORIZATION=f"Bearer {other_key}")
+        if response.status_code != 403 or needed not in response.json().get("detail", ""):
+            wrong.append((name, f"without {needed}", response.status_code))
+    assert not wrong, wrong
+    assert {k: v for k, v in snapshot().items() if k != "keys"} == {
+        k: v for k, v in before.items() if k != "keys"
+    }, "a call without its scope changed data"
 
     for name, (method, path, body, with_key) in rows.items():
         response = call(method, path, body, HTTP_AUTHORIZATION=f"Bearer {api_key}")

@@ -1,6 +1,7 @@
 import pytest
 from django.utils import timezone
 
+from core.enums import ApiScope
 from core.models import ApiKey
 from core.services import api_key_create
 from subscriptions.enums import EventKind
@@ -35,7 +36,7 @@ def test_api_with_wrong_key_is_refused(anonymous_api, api_key):
 
 
 def test_api_with_revoked_key_is_refused(anonymous_api):
-    api_key, raw = api_key_create(name="old")
+    api_key, raw = api_key_create(name="old", scopes=ApiScope.values)
     ApiKey.objects.filter(pk=api_key.pk).update(revoked_at=timezone.now())
     anonymous_api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert anonymous_api.get("/api/v1/customers/").status_code == 401
