@@ -11,9 +11,9 @@ from aiosmtpd.controller import Controller
 from gunicorn.config import Config
 
 from config.gunicorn import AccessLogger
-from core import services
 from core.links import make_token
 from core.log_masking import MaskSecretsFilter, mask
+from core.outbox import email as email_outbox
 from tests.conftest import free_port
 
 EMAIL = "astrid.lindqvist@example.se"
@@ -130,16 +130,16 @@ def test_a_refused_email_is_logged_without_the_address(settings, caplog):
         controller.port,
         False,
     )
-    email = services.email_queue(
+    email = email_outbox.email_queue(
         dedupe_key="k", kind="test", to_email=EMAIL, subject="Hej", body_text="Hej"
     )
     try:
-        with caplog.at_level(logging.WARNING, logger="core.services"):
-            assert services.email_send(email_id=email.pk) is False
+        with caplog.at_level(logging.WARNING, logger="core.outbox.email"):
+            assert email_outbox.email_send(email_id=email.pk) is False
     finally:
         controller.stop()
 
-    [record] = [r for r in caplog.records if r.name == "core.services"]
+    [record] = [r for r in caplog.records if r.name == "core.outbox.email"]
     assert record.getMessage() == f"email {email.pk} attempt 1 failed: SMTPRecipientsRefused "
     assert EMAIL not in caplog.text
 

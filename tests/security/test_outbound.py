@@ -14,6 +14,7 @@ import pytest
 from core import outbound, webhooks
 from core.admin import WebhookEndpointForm
 from core.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from core.outbox import webhooks as webhook_outbox
 from tests.factories import make_endpoint
 
 pytestmark = pytest.mark.django_db
@@ -104,7 +105,7 @@ def test_every_refused_url_is_refused_on_save_and_at_delivery_and_nothing_is_sen
         endpoint = make_endpoint(url=url, event_types=[PAUSED])
         webhooks.webhook_publish(event_type=PAUSED, scope="subscription:1", data={})
         delivery = WebhookDelivery.objects.get(endpoint=endpoint)
-        webhooks.webhook_deliver(delivery_id=delivery.pk)
+        webhook_outbox.webhook_deliver(delivery_id=delivery.pk)
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=False)
         attempt = WebhookAttempt.objects.get(delivery=delivery)
         if attempt.status_code is not None or not attempt.error.startswith("Refused: "):
@@ -123,7 +124,7 @@ def test_plain_http_is_refused_without_the_development_setting(settings, webhook
     make_endpoint(url=webhook_receiver.url, event_types=[PAUSED])
     webhooks.webhook_publish(event_type=PAUSED, scope="subscription:1", data={})
 
-    webhooks.webhook_deliver(delivery_id=WebhookDelivery.objects.get().pk)
+    webhook_outbox.webhook_deliver(delivery_id=WebhookDelivery.objects.get().pk)
 
     assert form.errors["url"] == ["Tack does not send to this URL: only https URLs are allowed."]
     assert WebhookAttempt.objects.get().error == "Refused: only https URLs are allowed"
@@ -139,7 +140,9 @@ def test_the_name_is_resolved_once_and_the_checked_address_is_the_one_connected_
     make_endpoint(url=f"http://billing.example:{port}/hooks", event_types=[PAUSED])
     webhooks.webhook_publish(event_type=PAUSED, scope="subscription:1", data={})
 
-    assert webhooks.webhook_deliver(delivery_id=WebhookDelivery.objects.get().pk) == "delivered"
+    assert (
+        webhook_outbox.webhook_deliver(delivery_id=WebhookDelivery.objects.get().pk) == "delivered"
+    )
 
     assert lookups == ["billing.example"]
     [request] = webhook_receiver.requests
@@ -152,7 +155,7 @@ def test_the_delivery_log_keeps_the_status_not_the_body_of_an_error_reply(webhoo
     webhooks.webhook_publish(event_type=PAUSED, scope="subscription:1", data={})
     delivery = WebhookDelivery.objects.get()
 
-    webhooks.webhook_deliver(delivery_id=delivery.pk)
+    webhook_outbox.webhook_deliver(delivery_id=delivery.pk)
 
     delivery.refresh_from_db()
     assert (delivery.last_status_code, delivery.last_error) == (500, "HTTP 500")
@@ -165,7 +168,7 @@ def test_a_closed_port_gives_a_generic_reason(settings):
     make_endpoint(url=f"http://127.0.0.1:{free_port()}/x", event_types=[PAUSED])
     webhooks.webhook_publish(event_type=PAUSED, scope="subscription:1", data={})
 
-    webhooks.webhook_deliver(delivery_id=WebhookDelivery.objects.get().pk)
+    webhook_outbox.webhook_deliver(delivery_id=WebhookDelivery.objects.get().pk)
 
     assert WebhookAttempt.objects.get().error == "No answer: connection refused"
 
