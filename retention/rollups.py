@@ -213,7 +213,7 @@ ROLLUPS = [
     Rollup(
         model=FunnelDay,
         family=CASES,
-        rows=lambda days: CancellationCase.objects.filter(channel="web").filter(
+        rows=lambda days: CancellationCase.objects.filter(channel="web", actor__isnull=True).filter(
             within_days("opened_at", days)
         ),
         day=TruncDate("opened_at"),

@@ -244,9 +244,10 @@ FUNNEL = {
 
 
 def funnel(filters: Filters) -> dict:
-    """Web cases opened in the period: how far they got."""
+    """Self-service web cases opened in the period: how far they got. A case opened through
+    a link staff made (it names the staff member as actor) is assisted, not self-service."""
     cases = _cases(replace(filters, channel="web")).filter(
-        opened_at__gte=filters.since, opened_at__lt=filters.until
+        opened_at__gte=filters.since, opened_at__lt=filters.until, actor__isnull=True
     )
     return cases.aggregate(
         **{name: Count("pk", filter=condition) for name, condition in FUNNEL.items()}

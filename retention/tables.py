@@ -360,7 +360,10 @@ def funnel_table(data: dict) -> Table:
         _("Web funnel"),
         [_("Step"), _("Cases"), _("Share of opened")],
         rows,
-        note=_("Web cases opened in the period (not decided), so it differs from the cards."),
+        note=_(
+            "Self-service web cases opened in the period (not decided; not those opened "
+            "through a link staff made), so it differs from the cards."
+        ),
     )
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from retention import selectors
 from retention.selectors import Filters
+from tests.retention.conftest import ago
 
 pytestmark = pytest.mark.django_db
 
@@ -174,3 +175,19 @@ def test_the_whole_dashboard_reads_in_a_fixed_number_of_queries(
     assert data["previous_cases"]["saved"] == 0
     assert data["mix"]["reason"]["rows"] == [{"key": "It costs too much", "counts": [1]}]
     assert data["retain_vs_winback"]["cost_per_save"] == Decimal("511.50")
+
+
+def test_a_case_opened_through_a_staff_made_link_is_assisted_not_in_the_self_service_funnel(
+    source, book, agent
+):
+    """Issue 21: the customer clicked a link an agent made; the case is the agent's (channel
+    web, actor the agent) and the web funnel, which counts self-service, leaves it out."""
+    from cancellations import services as case_services
+    from subscriptions.actors import Actor
+    from tests.factories import make_subscription
+
+    subscription = make_subscription(plan=book["a"].plan)
+    case_services.cancellation_start(
+        subscription=subscription, actor=Actor.staff(agent, channel="web"), now=ago(3)
+    )
+    assert selectors.web_funnel(last_90_days(), source=source)["opened"] == 5
