@@ -11,7 +11,7 @@ REQS := requirements.txt requirements-dev.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tack
 # Test processes (pytest-xdist). More than the cores: many tests wait on workers and servers.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 6
 
 .PHONY: install run test coverage stress lint fmt messages services browser bench audit
 

@@ -130,6 +130,13 @@ def link(defaults, plans, settings, live_server):
     return make
 
 
+# Under heavy load (a 2-core machine running the whole suite), Chromium now and then loses
+# the focus to <body> right after the skip link's jump; not seen when run alone. Rerun only
+# on that message, so any other failure still fails at once.
+FOCUS_RACE = dict(reruns=2, only_rerun=["body has focus but no :focus-visible"])
+
+
+@pytest.mark.flaky(**FOCUS_RACE)
 def test_keyboard_only_customer_stays_with_a_pause(page, screenshots, link):
     subscription, url = link()
     shot = screenshots(page, "en", "keyboard-accept-pause")
@@ -179,6 +186,7 @@ def test_keyboard_only_customer_stays_with_a_pause(page, screenshots, link):
     assert subscription.paused_until.date() > (timezone.now() + timedelta(days=55)).date()
 
 
+@pytest.mark.flaky(**FOCUS_RACE)
 def test_keyboard_only_customer_cancels_and_enter_in_a_text_field_accepts_nothing(
     page,
     screenshots,
