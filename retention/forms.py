@@ -30,7 +30,12 @@ def preset_range(name: str, today: date) -> tuple[date, date]:
     return today - timedelta(days=29), today
 
 
-class DashboardFilterForm(forms.Form):
+class PeriodForm(forms.Form):
+    """A preset range or chosen dates; without either, the last ``default_days`` days."""
+
+    default_days = 30
+    max_days: int | None = None
+
     range = forms.ChoiceField(
         label=_("Period"), choices=[("", _("Chosen dates")), *PRESETS.items()], required=False
     )
@@ -40,6 +45,26 @@ class DashboardFilterForm(forms.Form):
     end = forms.DateField(
         label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+
+    def clean(self):
+        cleaned = super().clean()
+        today = timezone.localdate()
+        if cleaned.get("range"):
+            start, end = preset_range(cleaned["range"], today)
+        else:
+            end = cleaned.get("end") or today
+            start = cleaned.get("start") or end - timedelta(days=self.default_days - 1)
+        if start > end:
+            raise forms.ValidationError(_("The period must start before it ends."))
+        if self.max_days is not None and (end - start).days > self.max_days:
+            raise forms.ValidationError(_("Choose a period of at most three years."))
+        cleaned["start"], cleaned["end"] = start, end
+        return cleaned
+
+
+class DashboardFilterForm(PeriodForm):
+    max_days = MAX_DAYS
+
     channel = forms.ChoiceField(
         label=_("Channel"),
         choices=[("", _("All channels")), *CaseChannel.choices],
@@ -60,21 +85,6 @@ class DashboardFilterForm(forms.Form):
         self.fields["plan"].choices = [("", _("All plans")), *choices["plan"]]
         self.fields["campaign"].choices = [("", _("All campaigns")), *choices["campaign"]]
 
-    def clean(self):
-        cleaned = super().clean()
-        today = timezone.localdate()
-        if cleaned.get("range"):
-            start, end = preset_range(cleaned["range"], today)
-        else:
-            end = cleaned.get("end") or today
-            start = cleaned.get("start") or end - timedelta(days=29)
-        if start > end:
-            raise forms.ValidationError(_("The period must start before it ends."))
-        if (end - start).days > MAX_DAYS:
-            raise forms.ValidationError(_("Choose a period of at most three years."))
-        cleaned["start"], cleaned["end"] = start, end
-        return cleaned
-
     def filters(self) -> Filters:
         data = self.cleaned_data
         return Filters(
@@ -92,17 +102,11 @@ def default_filters() -> Filters:
     return Filters(start=today - timedelta(days=29), end=today)
 
 
-class VoiceFilterForm(forms.Form):
+class VoiceFilterForm(PeriodForm):
+    default_days = 90
+    field_order = ["q", "range", "start", "end"]
+
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
-    range = forms.ChoiceField(
-        label=_("Period"), choices=[("", _("Chosen dates")), *PRESETS.items()], required=False
-    )
-    start = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    end = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
     reason = forms.TypedChoiceField(
         label=_("Exit reason"), coerce=int, empty_value=None, required=False
     )
@@ -115,19 +119,6 @@ class VoiceFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["reason"].choices = [("", _("All reasons")), *reasons]
         self.fields["plan"].choices = [("", _("All plans")), *plans]
-
-    def clean(self):
-        cleaned = super().clean()
-        today = timezone.localdate()
-        if cleaned.get("range"):
-            start, end = preset_range(cleaned["range"], today)
-        else:
-            end = cleaned.get("end") or today
-            start = cleaned.get("start") or end - timedelta(days=89)
-        if start > end:
-            raise forms.ValidationError(_("The period must start before it ends."))
-        cleaned["start"], cleaned["end"] = start, end
-        return cleaned
 
     def filters(self) -> VoiceFilters:
         data = self.cleaned_data
