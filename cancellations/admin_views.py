@@ -12,6 +12,7 @@ from cancellations import selectors, services
 from cancellations.forms import FindSubscriptionForm, InterviewForm
 from cancellations.models import ExitReason
 from core.errors import TackError
+from desk import selectors as desk_selectors
 from desk.models import CallbackRequest
 from subscriptions.models import Subscription
 from subscriptions.selectors import subscription_search, tenure_months
@@ -59,9 +60,7 @@ def _context(subscription: Subscription) -> dict:
         "customer": customer,
         "tenure": tenure_months(customer=customer, today=timezone.localdate()),
         "cases": cases,
-        "callbacks": customer.callbacks.filter(status__in=["open", "in_progress"]).order_by(
-            "due_at"
-        ),
+        "callbacks": desk_selectors.live_callbacks_of(customer_id=customer.pk).order_by("due_at"),
         "offers_by_reason": offers_by_reason,
         "ending": subscription.status not in ("active", "paused"),
     }

@@ -17,12 +17,12 @@ def pending_callback(*, sources: Iterable[str], source_ref: int) -> CallbackRequ
     return callbacks_for(sources=sources, source_ref=source_ref).filter(status__in=LIVE).first()
 
 
-def has_pending_callback(*, sources: Iterable[str], ref=None) -> Exists:
-    """For a queryset's filter: a live call exists whose ``source_ref`` is ``ref``
-    (default: the outer row's primary key)."""
+def has_pending_callback(*, sources: Iterable[str]) -> Exists:
+    """For a queryset's filter: a live call exists about the outer row (its primary key is
+    the call's ``source_ref``)."""
     return Exists(
         CallbackRequest.objects.filter(
-            source__in=list(sources), source_ref=ref or OuterRef("pk"), status__in=LIVE
+            source__in=list(sources), source_ref=OuterRef("pk"), status__in=LIVE
         )
     )
 
