@@ -13,7 +13,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tack
 # Test processes (pytest-xdist). More than the cores: many tests wait on workers and servers.
 TEST_WORKERS ?= 6
 
-.PHONY: install run test coverage stress lint fmt messages services browser bench audit
+.PHONY: install run test coverage stress lint fmt messages services browser bench audit durations
 
 install: $(STAMP)
 
@@ -41,6 +41,12 @@ test: install services browser
 	@export DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)}; \
 	echo "Testing against $${DATABASE_URL%%\?*} (PostgreSQL) and Redis at $${TEST_REDIS_URL:-redis://127.0.0.1:6379}"; \
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+
+# Measure every test once more and rewrite tests/durations.json, which spreads the long tests
+# over the test processes (tests/scheduling.py). Worth doing after adding a long test.
+durations:
+	$(MAKE) test PYTEST_ARGS="--junitxml=$${TMPDIR:-/tmp}/tack-durations.xml $(PYTEST_ARGS)"
+	$(BIN)/python scripts/test_durations.py $${TMPDIR:-/tmp}/tack-durations.xml
 
 # The whole suite with a coverage report (about 40% slower, so not part of make test).
 coverage:

@@ -9,22 +9,29 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.conf import settings
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from core.enums import ApiScope
 from core.services import api_key_create
 from tests.databases import clone_database, drop_database
 from tests.factories import make_agent, make_manager, make_user
+from tests.scheduling import balanced_order, load_durations
 
 # --- The run as a whole --------------------------------------------------------------------
 
 _figures: dict[str, list[str]] = {}
 
 
-def pytest_collection_modifyitems(items):
-    """Tests marked slow first (a stable sort), so that with pytest-xdist the long ones
-    start at once and the short ones fill the gaps, instead of one long test at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+def pytest_collection_modifyitems(config, items):
+    """Long tests first, spread over the pytest-xdist workers (tests/scheduling.py), so that
+    they start at once and the short ones fill the gaps, instead of one long test at the end."""
+    workers = getattr(config, "workerinput", {}).get("workercount", 1)
+    if workers > 1:
+        items[:] = balanced_order(items, workers, load_durations())
+    else:
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_runtest_logreport(report):
@@ -56,6 +63,16 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
     yield
     with django_db_blocker.unblock():
         drop_database(*names)
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a page rendered in Swedish by the test
+    before (the locale middleware activates the customer's language for the thread) must
+    not turn the next test's figures and sentences Swedish."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ def wait_until(predicate: Callable[[], object], *, timeout: float = 20, interval
         time.sleep(interval)
 
 
-def address_with_a_fresh_window(period: int = 60, margin: int = 30, network: int = 10) -> str:
+def address_with_a_fresh_window(period: int = 60, margin: int = 50, network: int = 10) -> str:
     """A new client address whose fixed rate-limit window has at least ``margin`` seconds
     left, so 121 requests cannot straddle two windows. django-ratelimit offsets each key's
     window by crc32(key) % period."""

@@ -39,6 +39,12 @@ LOAD_BEFORE_RESTART = 3.0  # seconds
 LOAD_AFTER_RESTART = 4.0
 
 
+def _started_after(walks: dict, moment: float) -> int:
+    return sum(
+        1 for _, walk in list(walks.values()) for r in walk.responses if r.started > moment
+    )
+
+
 def sql(url: str, query: str, args=()) -> list[tuple]:
     db = psycopg2.connect(url)
     db.autocommit = True
@@ -189,7 +195,14 @@ def test_requests_fail_cleanly_while_postgres_restarts_and_no_change_is_half_mad
         restart_started = time.monotonic()
         private_postgres.restart()
         restart_ended = time.monotonic()
-        time.sleep(LOAD_AFTER_RESTART)
+        # At least LOAD_AFTER_RESTART seconds of load, and enough walks finished after the
+        # restart to tell (a loaded machine walks fewer customers per second).
+        load_until = time.monotonic() + LOAD_AFTER_RESTART
+        give_up = load_until + 30
+        while time.monotonic() < load_until or (
+            _started_after(walks, restart_ended) <= 20 and time.monotonic() < give_up
+        ):
+            time.sleep(0.2)
         stop_taking.set()
         ran_dry = not queue
         for thread in threads:

@@ -2,37 +2,32 @@
 refreshes driven by the change marks, under concurrent refreshes, and for every filter."""
 
 import random
-import threading
 from collections import Counter
 from datetime import date, timedelta
 
 import pytest
-from django.core.cache import cache
-from django.db import connection, transaction
+from django.apps import apps
+from django.db import transaction
 from django.utils import timezone
 
 from cancellations import services as case_services
+from cancellations.defaults import ensure_defaults
 from cancellations.enums import CaseOutcome, ChurnGroup
 from cancellations.models import CancellationCase, ExitReason
 from cancellations.selectors import offers_for
-from core.changes import (
-    LAST_REFRESH_SECONDS_KEY,
-    REFRESH_REQUESTED_KEY,
-    refresh_delay,
-    rollup_refresh_finished,
-)
 from core.models import ChangeMark, OutboundEmail
 from retention import selectors
 from retention.models import CaseDay, CaseMix, FunnelDay, OfferMix, OutreachDay, OutreachMix
-from retention.periods import Filters, whole_months_and_days
+from retention.periods import Filters
 from retention.services import rollups_refresh
 from subscriptions import services as subscription_services
 from subscriptions.actors import Actor
-from tests.factories import make_agent, make_subscription
+from tests.factories import make_agent, make_plan, make_subscription
 from tests.retention.conftest import ago
 from tests.winback.conftest import campaigns, make_lost  # noqa: F401 - shared fixture
 from winback import segmentation
 from winback import services as winback_services
+from winback.defaults import ensure_default_campaigns
 from winback.enums import OutreachStatus
 from winback.models import Campaign, LostCustomer, Outreach
 
@@ -195,18 +190,52 @@ def _columns(model) -> list[str]:
     return [field.attname for field in model._meta.concrete_fields if field.name != "id"]
 
 
-@pytest.fixture
-def mixed_book(defaults, plans, campaigns):  # noqa: F811
+def build_mixed_book() -> dict:
+    """45 cases over fourteen months and ten lost customers contacted by the campaigns."""
+    ensure_defaults(apps)
+    ensure_default_campaigns(apps)
+    plans = {
+        "basic": make_plan(code="basic", price="129.00", rank=1),
+        "standard": make_plan(code="standard", price="199.00", rank=2),
+        "premium": make_plan(code="premium", price="299.00", rank=3),
+    }
     rng = random.Random(20261123)
     agent = make_agent()
     add_cases(rng, plans, agent, 45, span=420)
     add_winback(rng, 10)
-    return {"rng": rng, "agent": agent}
+    return {"rng": rng, "agent": agent, "plans": plans}
 
 
-def test_a_rebuild_gives_exactly_the_raw_scans_figures_for_every_period_and_filter(
-    mixed_book, plans
-):
+@pytest.fixture(scope="module")
+def shared_book(django_db_setup, django_db_blocker):
+    """The mixed book, built once for this module's tests inside a transaction that each test
+    runs in a savepoint of (rolled back after it) and that is rolled back at the end.
+
+    Building it through the real services takes most of a test's time, and the tests only
+    read it or change it inside their own savepoint, so they all start from the same book."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            book = build_mixed_book()
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            raise
+    yield book
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        outer.__exit__(None, None, None)
+
+
+@pytest.fixture
+def mixed_book(shared_book, db):
+    # A fresh random stream per test, so that what one test adds does not depend on another.
+    return {**shared_book, "rng": random.Random(20261203)}
+
+
+def test_a_rebuild_gives_exactly_the_raw_scans_figures_for_every_period_and_filter(mixed_book):
+    plans = mixed_book["plans"]
     result = rollups_refresh()
 
     assert result.rebuilt
@@ -217,7 +246,8 @@ def test_a_rebuild_gives_exactly_the_raw_scans_figures_for_every_period_and_filt
     assert_rollups_equal_the_scan(all_filters(plans))
 
 
-def test_an_incremental_refresh_equals_the_scan_and_a_rebuild(mixed_book, plans, campaigns):  # noqa: F811
+def test_an_incremental_refresh_equals_the_scan_and_a_rebuild(mixed_book):
+    plans = mixed_book["plans"]
     rollups_refresh()
     rng = mixed_book["rng"]
 
@@ -240,7 +270,7 @@ def test_an_incremental_refresh_equals_the_scan_and_a_rebuild(mixed_book, plans,
     assert snapshot() == incremental
 
 
-def test_a_save_that_does_not_hold_leaves_the_billing_verified_rate(mixed_book, plans):
+def test_a_save_that_does_not_hold_leaves_the_billing_verified_rate(mixed_book):
     rollups_refresh()
     saved = CancellationCase.objects.filter(
         outcome=CaseOutcome.SAVED,
@@ -259,19 +289,7 @@ def test_a_save_that_does_not_hold_leaves_the_billing_verified_rate(mixed_book, 
     assert_rollups_equal_the_scan([period])
 
 
-def test_a_rolled_back_change_leaves_no_mark(defaults, plans):
-    subscription = make_subscription(plan=plans["standard"])
-
-    with pytest.raises(RuntimeError), transaction.atomic():
-        case_services.cancellation_start(subscription=subscription, actor=WEB)
-        assert ChangeMark.objects.count() == 1
-        raise RuntimeError("the request failed after the change")
-
-    assert ChangeMark.objects.count() == 0
-    assert not CancellationCase.objects.exists()
-
-
-def test_changing_a_reasons_default_group_rebuilds_the_rollups(mixed_book, plans):
+def test_changing_a_reasons_default_group_rebuilds_the_rollups(mixed_book):
     rollups_refresh()
     moving = ExitReason.objects.get(code="moving")
     moving.default_churn_group = ChurnGroup.PULLED_AWAY
@@ -281,109 +299,3 @@ def test_changing_a_reasons_default_group_rebuilds_the_rollups(mixed_book, plans
 
     assert result.rebuilt
     assert_rollups_equal_the_scan(periods())
-
-
-def test_a_write_asks_for_a_refresh_once_it_commits(
-    defaults, plans, settings, django_capture_on_commit_callbacks
-):
-    rollups_refresh()
-    cache.delete(REFRESH_REQUESTED_KEY)
-    subscription = make_subscription(plan=plans["standard"])
-
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        case = case_services.cancellation_start(subscription=subscription, actor=WEB)
-        case_services.cancellation_decline(case=case, actor=WEB)
-
-    assert callbacks  # the refresh request, run eagerly here (a worker takes it in production)
-    assert ChangeMark.objects.count() == 0
-    today = timezone.localdate()
-    for scope in ("each", "total"):
-        rows = CaseDay.objects.filter(day=today, scope=scope)
-        assert list(rows.values_list("cancelled", flat=True)) == [1]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_two_refreshes_at_once_count_each_day_once(mixed_book, plans):
-    rollups_refresh()
-    add_cases(mixed_book["rng"], plans, mixed_book["agent"], 6, span=30)
-    errors = []
-
-    def refresh():
-        try:
-            rollups_refresh()
-        except Exception as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=refresh) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
-    assert_rollups_equal_the_scan(periods()[:2])
-
-
-def test_the_page_says_how_fresh_the_figures_are(client, manager, defaults, plans):
-    client.force_login(manager)
-    rollups_refresh(now=timezone.now() - timedelta(minutes=3))
-    make_subscription(plan=plans["standard"])
-    case_services.cancellation_start(
-        subscription=make_subscription(plan=plans["standard"]), actor=WEB
-    )
-
-    html = client.get("/admin/retention/dashboard/").content.decode()
-
-    assert "Figures as of" in html
-    assert "1 change is waiting to be counted" in html
-
-
-def test_before_the_first_count_the_page_says_so(client, manager, defaults):
-    client.force_login(manager)
-
-    html = client.get("/admin/retention/dashboard/").content.decode()
-
-    assert "The figures have not been counted yet" in html
-    assert "waiting to be counted" not in html
-
-
-def test_a_period_reads_whole_months_and_the_days_around_them():
-    assert whole_months_and_days(date(2026, 1, 15), date(2026, 4, 10)) == (
-        [date(2026, 2, 1), date(2026, 3, 1)],
-        [(date(2026, 1, 15), date(2026, 1, 31)), (date(2026, 4, 1), date(2026, 4, 10))],
-    )
-    assert whole_months_and_days(date(2026, 2, 1), date(2026, 2, 28)) == (
-        [date(2026, 2, 1)],
-        [],
-    )
-    assert whole_months_and_days(date(2026, 2, 3), date(2026, 2, 20)) == (
-        [],
-        [(date(2026, 2, 3), date(2026, 2, 20))],
-    )
-    assert whole_months_and_days(date(2025, 12, 1), date(2026, 1, 31)) == (
-        [date(2025, 12, 1), date(2026, 1, 1)],
-        [],
-    )
-
-
-def test_a_slow_refresh_spaces_out_the_next_ones(settings):
-    """Under a stream of changes a refresh is asked for again as soon as one starts; after a
-    slow one the next waits four times as long, never longer than the periodic interval."""
-    settings.TACK_ROLLUP_REFRESH_DELAY_SECONDS = 2
-    settings.TACK_ROLLUP_REFRESH_SECONDS = 60
-    cache.delete(LAST_REFRESH_SECONDS_KEY)
-    assert refresh_delay() == 2
-
-    rollups_refresh()
-    took = cache.get(LAST_REFRESH_SECONDS_KEY)
-    assert took is not None and 0 <= took < 30
-
-    rollup_refresh_finished(0.2)
-    assert refresh_delay() == 2
-    rollup_refresh_finished(3.0)
-    assert refresh_delay() == 12
-    rollup_refresh_finished(40.0)
-    assert refresh_delay() == 60
-    cache.delete(LAST_REFRESH_SECONDS_KEY)
