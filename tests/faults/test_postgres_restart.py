@@ -40,9 +40,7 @@ LOAD_AFTER_RESTART = 4.0
 
 
 def _started_after(walks: dict, moment: float) -> int:
-    return sum(
-        1 for _, walk in list(walks.values()) for r in walk.responses if r.started > moment
-    )
+    return sum(1 for _, walk in list(walks.values()) for r in walk.responses if r.started > moment)
 
 
 def sql(url: str, query: str, args=()) -> list[tuple]:
