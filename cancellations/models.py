@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -17,6 +18,7 @@ from cancellations.enums import (
     ReasonCategory,
 )
 from core.models import history_user
+from subscriptions.enums import BillingInterval
 
 LANGUAGE_CODES = ("en", "sv", "da", "nb")
 
@@ -76,6 +78,26 @@ class OfferRule(models.Model):
     ends_on = models.DateField(null=True, blank=True)
     min_tenure_months = models.PositiveSmallIntegerField(default=0)
     min_monthly_value = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+    billing_intervals = ArrayField(
+        models.CharField(max_length=5, choices=BillingInterval.choices),
+        default=list,
+        blank=True,
+        help_text="Only for subscriptions billed this often (month, year; comma-separated). "
+        "Leave empty for every interval.",
+    )
+    plans = models.ManyToManyField(
+        "subscriptions.Plan",
+        blank=True,
+        related_name="+",
+        help_text="Only for subscriptions on these plans. Leave empty for every plan.",
+    )
+    currencies = ArrayField(
+        models.CharField(max_length=3),
+        default=list,
+        blank=True,
+        help_text="Only for subscriptions in these currencies (SEK, EUR; comma-separated). "
+        "Leave empty for every currency.",
+    )
     requires_cheaper_plan = models.BooleanField(
         default=False, help_text="Only when the plan has a cheaper plan (always so for downgrades)."
     )
