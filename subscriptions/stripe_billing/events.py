@@ -20,6 +20,8 @@ import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from core.enums import BillingCommandStatus
+from core.models import BillingCommand
 from subscriptions.actors import Actor
 from subscriptions.enums import CancelledBy, Channel
 from subscriptions.enums import SubscriptionStatus as Status
@@ -125,12 +127,29 @@ def _take_state(row: StripeEvent, obj: dict) -> str:
     subscription = Subscription.objects.filter(external_id=tack_id).first()
     if subscription is None:
         return Outcome.IGNORED  # not imported yet: stripe_sync brings it in
+    if _current_stripe_id(subscription) != obj["id"]:
+        return Outcome.IGNORED  # a Stripe subscription it had before it came back
     try:
         _converge(_lock(subscription), obj, row)
     except SubscriptionError as exc:
         logger.warning("stripe event %s not applied: %s", row.event_id, exc)
         return Outcome.IGNORED
     return Outcome.APPLIED
+
+
+def _current_stripe_id(subscription: Subscription) -> str:
+    """The Stripe subscription Tack's subscription acts on now: the one its last comeback made."""
+    made = (
+        BillingCommand.objects.filter(
+            subscription_id=subscription.pk,
+            status=BillingCommandStatus.APPLIED,
+            result__has_key="subscription",
+        )
+        .order_by("-pk")
+        .values_list("result", flat=True)
+        .first()
+    )
+    return made["subscription"] if made else subscription.external_id
 
 
 def _converge(subscription: Subscription, obj: dict, row: StripeEvent) -> None:

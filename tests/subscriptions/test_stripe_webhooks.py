@@ -181,3 +181,28 @@ def test_a_deletion_after_a_failed_payment_is_involuntary_churn(client, subscrip
     )
     assert (other.status, other.cancelled_by) == (Status.CANCELLED, CancelledBy.CUSTOMER)
     assert StripeEvent.objects.get(event_id="evt_f").outcome == StripeEvent.Outcome.RECORDED
+
+
+def test_a_late_deletion_of_the_stripe_subscription_before_a_comeback_changes_nothing(
+    client, subscription
+):
+    BillingCommand.objects.create(
+        subscription_id=subscription.pk,
+        ledger_event_id=999,
+        kind=EventKind.REACTIVATED,
+        status="applied",
+        result={"subscription": "sub_new"},
+    )
+    now = int(time.time())
+    payload = event(
+        "evt_old_sub",
+        "customer.subscription.deleted",
+        sub_object(subscription, status="canceled", ended_at=now),
+        created=now,
+    )
+
+    assert post(client, payload, signed(payload)).status_code == 200
+
+    subscription.refresh_from_db()
+    assert subscription.status == Status.ACTIVE
+    assert StripeEvent.objects.get().outcome == StripeEvent.Outcome.IGNORED
