@@ -64,7 +64,11 @@ class StripeServer:
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
         )
-        wait_until(self.up, timeout=30)
+        try:
+            wait_until(self.up, timeout=30)
+        except AssertionError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
