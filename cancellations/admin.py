@@ -62,9 +62,17 @@ class OfferRuleAdmin(admin.ModelAdmin):
     ]
     list_editable = ["priority", "active"]
     list_filter = ["active", "kind"]
-    filter_horizontal = ["reasons"]
+    filter_horizontal = ["reasons", "plans"]
     fieldsets = [
         (None, {"fields": ["name", "kind", "reasons", "priority", "active"]}),
+        (
+            "Targeting",
+            {
+                "fields": ["billing_intervals", "plans", "currencies"],
+                "description": "Empty: every billing interval, plan or currency. Annual plans "
+                "should not be offered a pause (it gives the next year free or does nothing).",
+            },
+        ),
         (
             "Conditions",
             {

@@ -194,7 +194,15 @@ RULES = [
         "pause",
         ["moving", "illness", "lost_job", "family_change", "new_job"],
         100,
-        {"pause_max_months": 3},
+        # Not for annual plans: a pause there gives the next year free or does nothing.
+        {"pause_max_months": 3, "billing_intervals": ["month"]},
+    ),
+    (
+        "20% off the next year instead of a pause (annual plans)",
+        "discount",
+        ["moving", "illness", "lost_job", "family_change", "new_job"],
+        99,
+        {"billing_intervals": ["year"], "discount_percent": 20, "discount_months": 12},
     ),
     (
         "Call back when we disappointed",
@@ -244,7 +252,10 @@ def ensure_defaults(apps) -> None:
             fields[f"label_{language}"] = label
             fields[f"prompt_{language}"] = prompt
         ExitReason.objects.get_or_create(code=code, defaults=fields)
+    # An earlier migration's model may not have the later fields (targeting): leave them out.
+    known = {field.name for field in OfferRule._meta.get_fields()}
     for name, kind, codes, priority, extra in RULES:
+        extra = {key: value for key, value in extra.items() if key in known}
         rule, created = OfferRule.objects.get_or_create(
             name=name, defaults={"kind": kind, "priority": priority, **extra}
         )

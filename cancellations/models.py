@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -17,6 +18,7 @@ from cancellations.enums import (
     ReasonCategory,
 )
 from core.models import history_user
+from subscriptions.enums import BillingInterval
 
 LANGUAGE_CODES = ("en", "sv", "da", "nb")
 
@@ -60,6 +62,21 @@ class ExitReason(models.Model):
         return getattr(self, f"prompt_{language}", "") or self.prompt_en
 
 
+def validate_billing_intervals(value) -> None:
+    if not isinstance(value, list) or any(v not in BillingInterval.values for v in value):
+        raise ValidationError(
+            "A list of billing intervals: %(allowed)s.",
+            params={"allowed": ", ".join(BillingInterval.values)},
+        )
+
+
+def validate_currencies(value) -> None:
+    if not isinstance(value, list) or any(
+        not isinstance(v, str) or len(v) != 3 or not v.isalpha() for v in value
+    ):
+        raise ValidationError('A list of three-letter currency codes, e.g. ["SEK"].')
+
+
 class OfferRule(models.Model):
     """Which offer to propose for which reasons, under which conditions."""
 
@@ -76,6 +93,26 @@ class OfferRule(models.Model):
     ends_on = models.DateField(null=True, blank=True)
     min_tenure_months = models.PositiveSmallIntegerField(default=0)
     min_monthly_value = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+    billing_intervals = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_billing_intervals],
+        help_text='Only for subscriptions billed this often, e.g. ["month"] or ["year"]. '
+        "Leave empty ([]) for every interval.",
+    )
+    plans = models.ManyToManyField(
+        "subscriptions.Plan",
+        blank=True,
+        related_name="+",
+        help_text="Only for subscriptions on these plans. Leave empty for every plan.",
+    )
+    currencies = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_currencies],
+        help_text='Only for subscriptions in these currencies, e.g. ["SEK", "EUR"]. '
+        "Leave empty ([]) for every currency.",
+    )
     requires_cheaper_plan = models.BooleanField(
         default=False, help_text="Only when the plan has a cheaper plan (always so for downgrades)."
     )

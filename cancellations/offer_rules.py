@@ -7,10 +7,11 @@ knows about the customer (``Customer``) and the money figures (``Economics``). T
 call ``proposals``, so they cannot disagree.
 
 A rule applies when it is in its dates and matches the reason (or names none), and its
-conditions hold: tenure, monthly value, a cheaper plan where needed, and no offer of the same
-kind accepted within its cooldown. The economics guard then drops any offer that would cost
-more than the rule's share of the customer's expected remaining value. At most two offers,
-of different kinds, highest priority first.
+conditions hold: its targeting (billing interval, plan, currency), tenure, monthly value, a
+cheaper plan where needed, and no offer of the same kind accepted within its cooldown. The
+economics guard then drops any offer that would cost more than the rule's share of the
+customer's expected remaining value. At most two offers, of different kinds, highest priority
+first.
 """
 
 from collections.abc import Mapping, Sequence
@@ -20,7 +21,7 @@ from decimal import Decimal
 
 from cancellations.enums import BonusKind, OfferKind
 from core.dates import add_months
-from subscriptions.enums import SubscriptionStatus
+from subscriptions.enums import BillingInterval, SubscriptionStatus
 
 CENT = Decimal("0.01")
 MAX_OFFERS = 2
@@ -45,6 +46,10 @@ class Rule:
     discount_months: int = 0
     bonus_kind: str = BonusKind.FREE_MONTH
     bonus_amount: Decimal = Decimal("0")
+    # Targeting (empty: every one): how often billed, plan codes, currencies.
+    billing_intervals: frozenset[str] = frozenset()
+    plans: frozenset[str] = frozenset()
+    currencies: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,9 @@ class Customer:
     cheaper_plan: CheaperPlan | None = None
     discount_until: datetime | None = None
     last_accepted: Mapping[str, datetime] = field(default_factory=dict)
+    billing_interval: str = BillingInterval.MONTH
+    plan: str = ""
+    currency: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +126,20 @@ def max_cost(rule: Rule, customer: Customer, economics: Economics) -> Decimal:
     return (value * share).quantize(CENT)
 
 
+def targets(rule: Rule, customer: Customer) -> bool:
+    """Whether the customer's billing interval, plan and currency are the rule's."""
+    return (
+        (not rule.billing_intervals or customer.billing_interval in rule.billing_intervals)
+        and (not rule.plans or customer.plan in rule.plans)
+        and (not rule.currencies or customer.currency.upper() in rule.currencies)
+    )
+
+
 def conditions_hold(rule: Rule, customer: Customer, *, now: datetime) -> bool:
-    """Tenure, monthly value, a cheaper plan where required, and the kind's cooldown."""
+    """Targeting, tenure, monthly value, a cheaper plan where required, and the kind's
+    cooldown."""
+    if not targets(rule, customer):
+        return False
     if customer.tenure_months < rule.min_tenure_months:
         return False
     if customer.monthly_amount < rule.min_monthly_value:

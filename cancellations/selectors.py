@@ -40,6 +40,8 @@ RULE_FIELDS = (
     "discount_months",
     "bonus_kind",
     "bonus_amount",
+    "billing_intervals",
+    "currencies",
 )
 
 
@@ -48,19 +50,29 @@ def offer_rules_in_force() -> list[offer_rules.Rule]:
     first, then age), each with the codes of the exit reasons it names. One query."""
     fields: dict[int, dict] = {}
     reasons: dict[int, set[str]] = {}
+    plans: dict[int, set[str]] = {}
     rows = (
         OfferRule.objects.filter(active=True)
         .order_by("-priority", "pk")
-        .values(*RULE_FIELDS, "reasons__code")
+        .values(*RULE_FIELDS, "reasons__code", "plans__code")
     )
     for row in rows:
-        code, pk = row.pop("reasons__code"), row.pop("pk")
+        code, plan, pk = row.pop("reasons__code"), row.pop("plans__code"), row.pop("pk")
         fields.setdefault(pk, row)
-        codes = reasons.setdefault(pk, set())
-        if code is not None:
-            codes.add(code)
+        reasons.setdefault(pk, set()).update([code] if code is not None else [])
+        plans.setdefault(pk, set()).update([plan] if plan is not None else [])
     return [
-        offer_rules.Rule(id=pk, reasons=frozenset(reasons[pk]), **row) for pk, row in fields.items()
+        offer_rules.Rule(
+            id=pk,
+            reasons=frozenset(reasons[pk]),
+            plans=frozenset(plans[pk]),
+            **{
+                **row,
+                "billing_intervals": frozenset(row["billing_intervals"]),
+                "currencies": frozenset(c.upper() for c in row["currencies"]),
+            },
+        )
+        for pk, row in fields.items()
     ]
 
 
@@ -114,6 +126,9 @@ def offers_for(
         cheaper_plan=cheaper,
         discount_until=subscription.discount_until,
         last_accepted=last_accepted,
+        billing_interval=subscription.plan.billing_interval,
+        plan=subscription.plan.code,
+        currency=subscription.currency,
     )
     return offer_rules.proposals(
         rules=rules,

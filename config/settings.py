@@ -212,6 +212,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.sweep_webhooks",
         "schedule": timedelta(seconds=15),
     },
+    "core-sweep-billing-commands": {
+        "task": "core.sweep_billing_commands",
+        "schedule": timedelta(seconds=10),
+    },
     "core-purge-webhook-log": {
         "task": "core.purge_webhook_log",
         "schedule": crontab(minute=27, hour=3),
@@ -374,6 +378,28 @@ TACK_PUBLIC_BASE_URL = env.str("TACK_PUBLIC_BASE_URL", default="http://127.0.0.1
 TACK_BILLING_GATEWAY = env.str(
     "TACK_BILLING_GATEWAY", default="subscriptions.billing.LocalBillingGateway"
 )
+# Billing commands (core.outbox.billing): retried with backoff while billing is unreachable
+# or busy, failed after TACK_BILLING_MAX_ATTEMPTS; a claim older than the lease is sent again
+# with the same idempotency key.
+TACK_BILLING_RETRY_BASE_SECONDS = env.int("TACK_BILLING_RETRY_BASE_SECONDS", default=10)
+TACK_BILLING_RETRY_MAX_SECONDS = env.int("TACK_BILLING_RETRY_MAX_SECONDS", default=1800)
+TACK_BILLING_MAX_ATTEMPTS = env.int("TACK_BILLING_MAX_ATTEMPTS", default=12)
+TACK_BILLING_LEASE_SECONDS = env.int("TACK_BILLING_LEASE_SECONDS", default=120)
+# Stripe (TACK_BILLING_GATEWAY=subscriptions.stripe_billing.gateway.StripeGateway).
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=20)
+# How Stripe bills a plan change: create_prorations, always_invoice or none.
+STRIPE_PRORATION_BEHAVIOR = env.str("STRIPE_PRORATION_BEHAVIOR", default="create_prorations")
+# Signed events older than this are refused (Stripe's own default tolerance).
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+if "StripeGateway" in TACK_BILLING_GATEWAY and not DEBUG and not STRIPE_SECRET_KEY:
+    raise ImproperlyConfigured("STRIPE_SECRET_KEY is required with the Stripe billing gateway.")
+if TACK_BILLING_LEASE_SECONDS <= 2 * STRIPE_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured(
+        "TACK_BILLING_LEASE_SECONDS must be more than twice STRIPE_TIMEOUT_SECONDS."
+    )
 TACK_DEFAULT_CURRENCY = env.str("TACK_DEFAULT_CURRENCY", default="SEK")
 # Outbound email: how long a claimed send may run before the sweep settles it by its
 # delivery promise (README "Delivery"), how often a failing send is retried before it is

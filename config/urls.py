@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from core import views as core_views
 from retention import views as retention_views
+from subscriptions.stripe_billing import views as stripe_views
 
 admin.site.site_header = "Tack"
 admin.site.site_title = "Tack"
@@ -29,6 +30,7 @@ urlpatterns = [
         admin.site.admin_view(retention_views.voice),
         name="retention-voice",
     ),
+    path("billing/stripe/webhook/", stripe_views.stripe_webhook, name="stripe-webhook"),
     path("admin/", admin.site.urls),
     path("cancel/", include("cancellations.urls")),
     path("", include("winback.urls")),

@@ -13,12 +13,14 @@ from core import services, webhooks
 from core.enums import ApiScope, EmailStatus, WebhookDeliveryStatus, WebhookEventType
 from core.models import (
     ApiKey,
+    BillingCommand,
     OutboundEmail,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
 )
 from core.outbound import validate_public_url
+from core.outbox import billing as billing_outbox
 from core.outbox import email as email_outbox
 from core.outbox import webhooks as webhook_outbox
 
@@ -338,3 +340,70 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
                         messages.WARNING,
                     )
         self.message_user(request, f"{queued} delivery(ies) queued again.")
+
+
+@admin.register(BillingCommand)
+class BillingCommandAdmin(admin.ModelAdmin):
+    """Decisions carried out in billing (Stripe). Refused and failed ones show billing's
+    error; "Retry" sends them again with a new idempotency key."""
+
+    list_display = [
+        "created_at",
+        "kind",
+        "subscription_ref",
+        "status",
+        "attempts",
+        "round",
+        "last_error",
+        "applied_at",
+    ]
+    list_filter = ["status", "kind"]
+    search_fields = ["payload__tack_subscription"]
+    search_help_text = "A subscription's external id."
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    actions = ["retry"]
+    fields = [
+        "kind",
+        "subscription_ref",
+        "ledger_event_id",
+        "status",
+        "attempts",
+        "round",
+        "idempotency_key",
+        "next_attempt_at",
+        "applied_at",
+        "error_code",
+        "last_error",
+        "created_at",
+        "payload_json",
+        "result",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="subscription")
+    def subscription_ref(self, obj):
+        return obj.payload.get("tack_subscription", obj.subscription_id)
+
+    @admin.display(description="command")
+    def payload_json(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # The page stays read-only; the permission only unlocks "Retry".
+        return obj is None and super().has_change_permission(request, obj)
+
+    @admin.action(description="Retry in billing (refused or failed ones)", permissions=["change"])
+    def retry(self, request, queryset):
+        queued = 0
+        for command in queryset:
+            if billing_outbox.billing_command_retry(command_id=command.pk):
+                queued += 1
+                self.log_change(request, command, "Retried in billing")
+        self.message_user(request, f"{queued} command(s) sent to billing again.")

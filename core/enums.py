@@ -9,6 +9,16 @@ class EmailStatus(models.TextChoices):
     UNKNOWN = "unknown", "Outcome unknown"
 
 
+class BillingCommandStatus(models.TextChoices):
+    """A billing command's way through the outbox. REFUSED and FAILED were not carried out."""
+
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    APPLIED = "applied", "Carried out"
+    REFUSED = "refused", "Refused by billing"
+    FAILED = "failed", "Failed (billing unreachable)"
+
+
 class DeliveryPromise(models.TextChoices):
     """What the outbox promises for an email (README "Delivery")."""
 
@@ -65,6 +75,7 @@ class WebhookEventType(models.TextChoices):
     WINBACK_COMEBACK = "winback.comeback", "winback.comeback"
     CUSTOMER_UNSUBSCRIBED = "customer.unsubscribed", "customer.unsubscribed"
     CUSTOMER_ERASED = "customer.erased", "customer.erased"
+    BILLING_COMMAND_FAILED = "billing.command_failed", "billing.command_failed"
 
 
 # Sent only by the endpoint admin's "Send a test event"; no endpoint subscribes to it.

@@ -6,7 +6,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
-from core.enums import ChangeKind, DeliveryPromise, EmailStatus, WebhookDeliveryStatus
+from core.enums import (
+    BillingCommandStatus,
+    ChangeKind,
+    DeliveryPromise,
+    EmailStatus,
+    WebhookDeliveryStatus,
+)
 from core.outbound import validate_public_url
 
 
@@ -114,6 +120,51 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.to_email} ({self.status})"
+
+
+class BillingCommand(models.Model):
+    """One decision to carry out in the company's billing system (Stripe), written in the
+    decision's transaction by ``core.outbox.billing.billing_command_queue`` and sent by the
+    worker after commit (README "Delivery": exactly once through the idempotency key).
+
+    ``payload`` is what the gateway needs, as plain data; the subscription and its ledger
+    entry are named by id only (core does not reach into the subscriptions app's tables).
+    """
+
+    subscription_id = models.BigIntegerField(db_index=True)
+    ledger_event_id = models.BigIntegerField(unique=True)
+    kind = models.CharField(max_length=20)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(
+        max_length=10, choices=BillingCommandStatus.choices, default=BillingCommandStatus.PENDING
+    )
+    # A manager's retry starts a new round: a new idempotency key, so billing acts again.
+    round = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    last_error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="billing_pending_due",
+                condition=models.Q(status__in=["pending", "sending"]),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.ledger_event_id} ({self.status})"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"tack-ledger-{self.ledger_event_id}-{self.round}"
 
 
 class ChangeMark(models.Model):

@@ -5,6 +5,7 @@ the sweep; each is safe to run twice (the claim is a conditional update)."""
 from celery import shared_task
 
 from core import outbox, services, webhooks
+from core.outbox import billing as billing_outbox
 from core.outbox import email as email_outbox
 from core.outbox import webhooks as webhook_outbox
 
@@ -37,3 +38,13 @@ def sweep_webhooks() -> int:
 @shared_task(name="core.purge_webhook_log")
 def purge_webhook_log() -> int:
     return webhooks.webhook_log_purge()
+
+
+@shared_task(name=billing_outbox.SEND_TASK, **outbox.RETRY)
+def send_billing_command(command_id: int) -> str:
+    return billing_outbox.billing_command_send(command_id=command_id)
+
+
+@shared_task(name="core.sweep_billing_commands")
+def sweep_billing_commands() -> int:
+    return len(billing_outbox.billing_sweep())

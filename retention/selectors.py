@@ -17,12 +17,14 @@ from decimal import Decimal
 from types import ModuleType
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, DateTimeField, F, Func, Q, Subquery, Value
 from django.db.models.functions import Cast, Concat, Lower, Trim, TruncMonth
 from django.utils import timezone
 
 from cancellations.models import CancellationCase, ExitReason
-from core.models import ChangeMark
+from core.models import BillingCommand, ChangeMark
+from core.outbox.billing import NOT_CARRIED_OUT
 from retention import rollups, scan
 from retention.models import RollupState
 from retention.periods import Filters, day_start
@@ -287,10 +289,16 @@ def page_meta(language: str | None = None) -> tuple[dict[str, list[tuple[int, st
     """The filter form's plans and campaigns, the exit reasons' labels in ``language``
     (``choices["reason"]``: (English label, label), the figures being keyed by the English
     one), and how fresh the rollups are (when they were last brought up to date, how many
-    changes wait to be counted): one query, so a page costs the same number of queries
-    every time."""
+    changes wait to be counted), and how many decisions billing refused or never answered
+    (``freshness["billing_not_carried_out"]``, a live count waiting for a manager's retry):
+    one query, so a page costs the same number of queries every time."""
     no_time = Cast(Value(None), DateTimeField())  # typed, or the UNION settles on text
     pending = ChangeMark.objects.annotate(n=Func(F("pk"), function="COUNT")).values("n")
+    not_carried_out = (
+        BillingCommand.objects.filter(status__in=NOT_CARRIED_OUT)
+        .annotate(n=Func(F("pk"), function="COUNT"))
+        .values("n")
+    )
     parts = [
         Plan.objects.values(kind=Value("plan"), ident=F("pk"), label=F("name"), at=no_time),
         Campaign.objects.values(kind=Value("campaign"), ident=F("pk"), label=F("name"), at=no_time),
@@ -303,11 +311,19 @@ def page_meta(language: str | None = None) -> tuple[dict[str, list[tuple[int, st
         RollupState.objects.filter(pk=1).values(
             kind=Value("state"), ident=Subquery(pending), label=Value(""), at=F("refreshed_at")
         ),
+        # Anchored on the model's content type: a row that always exists, so the count
+        # comes back even when it is zero.
+        ContentType.objects.filter(app_label="core", model="billingcommand").values(
+            kind=Value("billing"), ident=Subquery(not_carried_out), label=Value(""), at=no_time
+        ),
     ]
     choices: dict[str, list] = {"plan": [], "campaign": [], "reason": []}
     freshness: dict = {"refreshed_at": None, "pending": None}  # never counted yet
+    billing = 0
     for row in parts[0].order_by().union(*[part.order_by() for part in parts[1:]], all=True):
-        if row["kind"] == "state":
+        if row["kind"] == "billing":
+            billing = row["ident"] or 0
+        elif row["kind"] == "state":
             freshness = {"refreshed_at": row["at"], "pending": row["ident"]}
         elif row["kind"] == "reason":
             english, _sep, label = row["label"].partition(UNIT_SEPARATOR)
@@ -316,7 +332,7 @@ def page_meta(language: str | None = None) -> tuple[dict[str, list[tuple[int, st
             choices[row["kind"]].append((row["ident"], row["label"]))
     for values in choices.values():
         values.sort(key=lambda choice: choice[1])
-    return choices, freshness
+    return choices, {**freshness, "billing_not_carried_out": billing}
 
 
 def dashboard(

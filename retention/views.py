@@ -106,6 +106,7 @@ def dashboard(request):
         "query": request.GET.urlencode(),
         "sort": request.GET.get("sort", ""),
         "freshness": freshness,
+        "billing_not_carried_out": freshness["billing_not_carried_out"],
         "definitions": definitions.FIGURES,
         "minimum": minimum,
         "retain_vs_winback": formatting.retain_vs_winback_sentence(data["retain_vs_winback"]),

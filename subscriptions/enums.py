@@ -35,6 +35,12 @@ class Channel(models.TextChoices):
     ADMIN = "admin", "Admin"
     SYSTEM = "system", "System"
     IMPORT = "import", "Import"
+    BILLING = "billing", "Billing system"
+
+
+class BillingInterval(models.TextChoices):
+    MONTH = "month", _("Monthly")
+    YEAR = "year", _("Yearly")
 
 
 class EventKind(models.TextChoices):

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from subscriptions.enums import (
     LEAVE_KINDS,
+    BillingInterval,
     CancelledBy,
     Channel,
     ConsentSource,
@@ -58,6 +59,12 @@ class Plan(models.Model):
     currency = models.CharField(max_length=3, default="SEK")
     rank = models.PositiveIntegerField(help_text="Orders plans from cheapest (low) to dearest.")
     contract_months = models.PositiveSmallIntegerField(default=1)
+    billing_interval = models.CharField(
+        max_length=5,
+        choices=BillingInterval.choices,
+        default=BillingInterval.MONTH,
+        help_text="How often the customer is billed (monthly_price is per month either way).",
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -161,3 +168,31 @@ class SubscriptionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscription_id}#{self.sequence} {self.kind}"
+
+
+class StripeEvent(models.Model):
+    """A signed Stripe webhook event, kept once per event id (a replay changes nothing).
+
+    ``subject`` is the Stripe subscription the event is about; the newest applied event of a
+    subject is the state Tack holds, so an older one arriving late is kept as ``stale``.
+    ``invoice.payment_failed`` rows tell a cancellation for non-payment from a customer's.
+    """
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        STALE = "stale", "Older than the state held (arrived out of order)"
+        IGNORED = "ignored", "Nothing to change"
+        RECORDED = "recorded", "Recorded"
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    subject = models.CharField(max_length=255, blank=True, db_index=True)
+    created = models.DateTimeField(help_text="When Stripe made the event.")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["subject", "created"], name="stripe_event_subject")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id} ({self.outcome})"

@@ -4,6 +4,7 @@ row per change, in the change's transaction)."""
 
 from subscriptions.errors import CustomerErased, SubscriptionError, SubscriptionInputError
 from subscriptions.services.customers import (
+    customer_create_many,
     customer_identity_erase,
     customer_set_consent_fields,
     customer_upsert,
@@ -24,7 +25,7 @@ from subscriptions.services.lifecycle import (
     subscription_start,
     subscription_withdraw_cancel,
 )
-from subscriptions.services.sync import subscription_upsert
+from subscriptions.services.sync import subscription_start_many, subscription_upsert
 
 __all__ = [
     "MAX_DISCOUNT_MONTHS",
@@ -33,6 +34,7 @@ __all__ = [
     "DueChanges",
     "SubscriptionError",
     "SubscriptionInputError",
+    "customer_create_many",
     "customer_identity_erase",
     "customer_set_consent_fields",
     "customer_upsert",
@@ -46,6 +48,7 @@ __all__ = [
     "subscription_resume",
     "subscription_schedule_cancel",
     "subscription_start",
+    "subscription_start_many",
     "subscription_upsert",
     "subscription_withdraw_cancel",
 ]

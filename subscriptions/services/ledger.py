@@ -1,5 +1,6 @@
-"""How every subscription change is made: lock the row, check the transition, hand the
-change to the billing gateway and write one ledger row, in the caller's transaction."""
+"""How every subscription change is made: lock the row, check the transition, write one
+ledger row and the billing command that carries it out (an outbox row, sent after commit),
+in the caller's transaction."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -11,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.changes import changes_mark
 from core.enums import ChangeKind
+from core.outbox.billing import billing_command_queue
 from subscriptions.actors import Actor
 from subscriptions.billing import billing_gateway
 from subscriptions.enums import LEAVE_KINDS
@@ -63,9 +65,18 @@ def _commit(
     note: str = "",
     now: datetime | None = None,
 ) -> SubscriptionEvent:
-    """Pass the change to billing, save the row, append its ledger entry and its webhook."""
+    """Save the row, append its ledger entry, its webhook and its billing command."""
     after = _snapshot(subscription)
-    billing_gateway().apply(subscription=subscription, kind=kind, before=before, after=after)
+    created_at = now or timezone.now()
+    command = billing_gateway().command(
+        subscription=subscription,
+        kind=kind,
+        before=before,
+        after=after,
+        amount=amount,
+        channel=actor.channel,
+        now=created_at,
+    )
     subscription.save()
     last = subscription.events.aggregate(last=Max("sequence"))["last"] or 0
     if kind in LEAVE_KINDS:
@@ -83,7 +94,14 @@ def _commit(
         amount=amount,
         currency=subscription.currency if amount is not None else "",
         note=note[:500],
-        created_at=now or timezone.now(),
+        created_at=created_at,
     )
     ledger_event_publish(event=event, subscription=subscription)
+    if command is not None:
+        billing_command_queue(
+            subscription_id=subscription.pk,
+            ledger_event_id=event.pk,
+            kind=kind,
+            payload={**command, "tack_subscription": subscription.external_id},
+        )
     return event

@@ -7,11 +7,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.dates import add_months
+from core.outbox.billing import billing_command_queue
 from subscriptions.actors import Actor
+from subscriptions.billing import billing_gateway
 from subscriptions.enums import EventKind
 from subscriptions.enums import SubscriptionStatus as Status
 from subscriptions.errors import SubscriptionInputError
-from subscriptions.models import Customer, Plan, Subscription
+from subscriptions.models import Customer, Plan, Subscription, SubscriptionEvent
 from subscriptions.services.ledger import _commit, _lock, _snapshot
 from subscriptions.services.lifecycle import (
     subscription_cancel,
@@ -23,6 +26,7 @@ from subscriptions.services.lifecycle import (
     subscription_start,
     subscription_withdraw_cancel,
 )
+from subscriptions.webhooks import ledger_event_publish
 
 
 @transaction.atomic
@@ -121,3 +125,74 @@ def _transition_to(
         subscription_withdraw_cancel(subscription=subscription, actor=actor)
     else:
         subscription_reactivate(subscription=subscription, actor=actor)
+
+
+@transaction.atomic
+def subscription_start_many(
+    *, rows: list[dict], actor: Actor, now: datetime | None = None
+) -> list[Subscription]:
+    """Create many active subscriptions at once (a first import): what
+    ``subscription_start`` does for each, with the writes batched — the rows, then their
+    STARTED ledger rows, in one transaction. ``rows`` hold ``external_id``, ``customer``,
+    ``plan``, ``started_at`` and ``current_period_end``.
+
+    Side effects: a STARTED ledger row each (and whatever the billing gateway and the
+    webhooks make of it, as for one).
+    """
+    now = now or timezone.now()
+    subscriptions = []
+    for row in rows:
+        plan = row["plan"]
+        subscription = Subscription(
+            external_id=row["external_id"],
+            customer=row["customer"],
+            plan=plan,
+            status=Status.ACTIVE,
+            started_at=row["started_at"] or now,
+            current_period_end=row["current_period_end"] or add_months(row["started_at"] or now, 1),
+            monthly_amount=plan.monthly_price,
+            currency=plan.currency,
+        )
+        if subscription.current_period_end <= subscription.started_at:
+            raise SubscriptionInputError(_("The period end must be after the start."))
+        subscriptions.append(subscription)
+    Subscription.objects.bulk_create(subscriptions)
+    gateway = billing_gateway()
+    events, commands = [], []
+    for subscription in subscriptions:
+        after = _snapshot(subscription)
+        commands.append(
+            gateway.command(
+                subscription=subscription,
+                kind=EventKind.STARTED,
+                before={},
+                after=after,
+                amount=None,
+                channel=actor.channel,
+                now=subscription.started_at,
+            )
+        )
+        events.append(
+            SubscriptionEvent(
+                subscription=subscription,
+                sequence=1,
+                kind=EventKind.STARTED,
+                channel=actor.channel,
+                actor=actor.user,
+                actor_label=actor.label[:120],
+                before={},
+                after=after,
+                created_at=subscription.started_at,
+            )
+        )
+    SubscriptionEvent.objects.bulk_create(events)
+    for subscription, event, command in zip(subscriptions, events, commands, strict=True):
+        ledger_event_publish(event=event, subscription=subscription)
+        if command is not None:
+            billing_command_queue(
+                subscription_id=subscription.pk,
+                ledger_event_id=event.pk,
+                kind=EventKind.STARTED,
+                payload={**command, "tack_subscription": subscription.external_id},
+            )
+    return subscriptions

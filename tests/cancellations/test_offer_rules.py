@@ -180,3 +180,40 @@ def test_proposals_economics_guard_drops_offers_that_cost_too_much():
     assert kinds([stingy], "price") == []
     # A dropped offer leaves room for the next rule of another kind.
     assert kinds([tight, LOYALTY], "moving", **cheap) == ["loyalty_bonus"]
+
+
+def test_proposals_targeting_by_billing_interval_plan_and_currency():
+    monthly_pause = Rule(id=20, kind="pause", billing_intervals=frozenset({"month"}))
+    gold_only = Rule(id=21, kind="callback", plans=frozenset({"gold"}))
+    euro_only = Rule(
+        id=22,
+        kind="discount",
+        currencies=frozenset({"EUR"}),
+        discount_percent=10,
+        discount_months=1,
+    )
+    rules = [monthly_pause, gold_only, euro_only]
+
+    def kinds(**facts):
+        return [p.kind for p in propose(rules, reason="moving", **facts)]
+
+    assert kinds(billing_interval="month", plan="basic", currency="SEK") == ["pause"]
+    assert kinds(billing_interval="year", plan="gold", currency="SEK") == ["callback"]
+    assert kinds(billing_interval="year", plan="basic", currency="eur") == ["discount"]
+    assert kinds(billing_interval="year", plan="basic", currency="SEK") == []
+
+
+def test_default_rules_give_annual_plans_a_discount_on_the_next_year_instead_of_a_pause():
+    from cancellations.defaults import RULES
+
+    rules = [
+        Rule(id=n, kind=kind, reasons=frozenset(codes), **extra)
+        for n, (_, kind, codes, _, extra) in enumerate(RULES)
+    ]
+
+    def offered(interval):
+        found = propose(rules, reason="moving", billing_interval=interval, tenure_months=12)
+        return [(p.kind, p.parameters.get("percent"), p.parameters.get("months")) for p in found]
+
+    assert offered("month") == [("pause", None, None)]
+    assert offered("year") == [("discount", 20, 12)]

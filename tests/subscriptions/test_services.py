@@ -272,8 +272,8 @@ def test_apply_due_changes_cancels_resumes_and_ends_discounts():
 
 
 class RefusingGateway:
-    def apply(self, *, subscription, kind, before, after):
-        raise BillingError("billing is down")
+    def command(self, **change):
+        raise BillingError("billing cannot carry this out")
 
 
 @override_settings(TACK_BILLING_GATEWAY="tests.subscriptions.test_services.RefusingGateway")
