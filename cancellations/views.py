@@ -129,11 +129,7 @@ def entry(request, subscription):
     return _page(
         request,
         "cancellations/entry.html",
-        {
-            "case": case,
-            "reasons": selectors.exit_reasons_in_order(order=order),
-            "period_end": subscription_selectors.next_period_end(subscription, now=timezone.now()),
-        },
+        {"case": case, "reasons": selectors.exit_reasons_in_order(order=order)},
     )
 
 
