@@ -319,7 +319,7 @@ def prepare_links(workdir: Path) -> dict[str, list]:
     log(f"prepared {prepared:,} cases in {time.monotonic() - started:.0f} s")
 
     def token(pk: int) -> str:
-        return make_token(purpose="cancel", payload={"s": pk})
+        return make_token(purpose="cancel", payload={"id": pk})
 
     files = {
         "bare": [f"/bench/bare/{pk}/" for pk in ids[-3000:]],
@@ -758,7 +758,7 @@ def web(workdir: Path, rows: list[Row], processes: Processes, run_env: dict) -> 
         )
     )
     labels = {
-        "entry": "flow: entry page (first visit opens the case)",
+        "entry": "flow: entry page (a page view writes nothing)",
         "offers": "flow: offers page",
         "done": "flow: done page",
     }

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cancellations.models import CancellationCase
-from core.links import LinkInvalid, absolute_url, make_token, read_token
+from core.links import LinkInvalid, absolute_url, make_token, read_token, token_id
 from subscriptions.models import Subscription
 
 UNDO_LINK_MAX_AGE = timedelta(days=400)  # the service checks the real deadline (the last day)
@@ -23,7 +23,7 @@ def cancel_link(*, subscription: Subscription, staff=None) -> tuple[str, datetim
 
     A link made by ``staff`` names them: a case opened through it is theirs (assisted).
     """
-    payload = {"s": subscription.pk}
+    payload = {"id": subscription.pk}
     if staff is not None:
         payload["u"] = staff.pk
     token = make_token(purpose="cancel", payload=payload)
@@ -34,7 +34,9 @@ def cancel_link(*, subscription: Subscription, staff=None) -> tuple[str, datetim
 def subscription_from_cancel_token(token: str) -> Subscription:
     payload = read_token(purpose="cancel", token=token, max_age=cancel_link_max_age())
     subscription = (
-        Subscription.objects.select_related("customer", "plan").filter(pk=payload.get("s")).first()
+        Subscription.objects.select_related("customer", "plan")
+        .filter(pk=token_id(payload, "s"))
+        .first()
     )
     if subscription is None:
         raise LinkInvalid
@@ -50,7 +52,7 @@ def staff_from_cancel_token(token: str):
 
 
 def undo_path(*, case: CancellationCase) -> str:
-    token = make_token(purpose="undo", payload={"c": case.pk})
+    token = make_token(purpose="undo", payload={"id": case.pk})
     return reverse("cancellations:undo", args=[token])
 
 
@@ -63,7 +65,7 @@ def case_from_undo_token(token: str) -> CancellationCase:
     payload = read_token(purpose="undo", token=token, max_age=UNDO_LINK_MAX_AGE)
     case = (
         CancellationCase.objects.select_related("subscription", "customer", "subscription__plan")
-        .filter(pk=payload.get("c"))
+        .filter(pk=token_id(payload, "c"))
         .first()
     )
     if case is None:

@@ -1,5 +1,6 @@
 """Reads for the cancellation flow, including the offer engine."""
 
+import random
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -140,10 +141,18 @@ def offers_for(
     )
 
 
-def exit_reasons_in_order(*, case: CancellationCase) -> list[ExitReason]:
-    """The active reasons in the case's shuffled order, "other" last."""
+def shuffled_reason_ids(*, seed: str) -> list[int]:
+    """The active reasons but "something else", in an order shuffled by ``seed``: the same
+    link shows the same order on every visit, and the case records it when it opens."""
+    ids = list(ExitReason.objects.filter(active=True, is_other=False).values_list("pk", flat=True))
+    random.Random(seed).shuffle(ids)
+    return ids
+
+
+def exit_reasons_in_order(*, order: list[int]) -> list[ExitReason]:
+    """The active reasons in the shuffled ``order``, "other" last."""
     reasons = list(ExitReason.objects.filter(active=True))
-    position = {pk: index for index, pk in enumerate(case.reason_order)}
+    position = {pk: index for index, pk in enumerate(order)}
     return sorted(reasons, key=lambda r: (r.is_other, position.get(r.pk, len(position)), r.order))
 
 

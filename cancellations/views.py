@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_ratelimit.decorators import ratelimit
 
 from cancellations import links, selectors, services
@@ -110,24 +110,36 @@ def _ending_page(request, subscription):
     return _page(request, "cancellations/already_ending.html", {"undo_url": undo_url})
 
 
-@require_GET
+@require_safe
 @customer_page
 def entry(request, subscription):
-    """Thanks, then one click for why."""
+    """Thanks, then one click for why — or one link to cancel without saying why.
+
+    Reading it writes nothing (mail scanners and chat previews open every link first): the
+    case opens on the customer's first click, a reason or "cancel my subscription".
+    """
     if subscription.status in (SubscriptionStatus.CANCEL_PENDING, SubscriptionStatus.CANCELLED):
         return _ending_page(request, subscription)
-    case = services.cancellation_start(
-        subscription=subscription, actor=_actor(request), language=request.flow["language"]
-    )
-    if selectors.pending_callback(case=case) is not None:
+    case = selectors.open_case_for(subscription=subscription)
+    if case is not None and selectors.pending_callback(case=case) is not None:
         return _redirect("done", request)
-    if case.reason_id and request.GET.get("change") is None:
+    if case is not None and case.reason_id and request.GET.get("change") is None:
         return _redirect("offers", request)
+    order = case.reason_order if case is not None else _reason_order(request, subscription)
     return _page(
         request,
         "cancellations/entry.html",
-        {"case": case, "reasons": selectors.exit_reasons_in_order(case=case)},
+        {"case": case, "reasons": selectors.exit_reasons_in_order(order=order)},
     )
+
+
+def _reason_seed(request, subscription) -> str:
+    """The reasons are shuffled per link: the same on every visit, recorded when it opens."""
+    return f"{subscription.pk}:{request.flow['token']}"
+
+
+def _reason_order(request, subscription) -> list[int]:
+    return selectors.shuffled_reason_ids(seed=_reason_seed(request, subscription))
 
 
 def _case_from_form(request, subscription) -> CancellationCase | None:
@@ -145,20 +157,53 @@ def _bad_request(request, message):
 @require_POST
 @customer_page
 def choose_reason(request, subscription):
-    case = _case_from_form(request, subscription)
-    if case is None:
-        return _redirect("entry", request)
+    """The first click on a reason opens the case (or resumes the open one) with it."""
     try:
         reason = ExitReason.objects.get(pk=int(request.POST.get("reason", "")), active=True)
     except (ValueError, ExitReason.DoesNotExist):
         return _bad_request(request, translation.gettext("Please choose one of the reasons shown."))
     try:
-        services.cancellation_choose_reason(case=case, reason=reason, actor=_actor(request))
+        services.cancellation_open(
+            subscription=subscription,
+            actor=_actor(request),
+            reason=reason,
+            language=request.flow["language"],
+            reason_seed=_reason_seed(request, subscription),
+        )
     except services.CaseAlreadyDecided:
         return _redirect("done", request)
     except TackError as error:
+        if error.code == "not_cancellable":  # a second tab already cancelled
+            return _redirect("done", request)
         return _bad_request(request, error.message)
     return _redirect("offers", request)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@customer_page
+def leave(request, subscription):
+    """Cancel without a reason or an offer: the first page links here (one click), and the
+    button here confirms (the second). GET shows what will happen and writes nothing."""
+    if request.method == "POST":
+        try:
+            services.cancellation_leave(
+                subscription=subscription,
+                actor=_actor(request),
+                language=request.flow["language"],
+                reason_seed=_reason_seed(request, subscription),
+            )
+        except TackError as error:
+            if error.code != "not_cancellable":
+                return _bad_request(request, error.message)
+            # Already set to end (a double click, a second tab): the done page says so.
+        return _redirect("done", request)
+    if subscription.status in (SubscriptionStatus.CANCEL_PENDING, SubscriptionStatus.CANCELLED):
+        return _ending_page(request, subscription)
+    return _page(
+        request,
+        "cancellations/leave.html",
+        {"period_end": subscription_selectors.next_period_end(subscription, now=timezone.now())},
+    )
 
 
 def _callback_days(today):
@@ -192,7 +237,7 @@ def _offers_page(request, subscription, case, *, error=None, status=200):
     )
 
 
-@require_GET
+@require_safe
 @customer_page
 def offers(request, subscription):
     case = selectors.open_case_for(subscription=subscription)
@@ -249,7 +294,7 @@ def decide(request, subscription):
     return _redirect("done", request)
 
 
-@require_GET
+@require_safe
 @customer_page
 def done(request, subscription):
     case = selectors.latest_case_for(subscription=subscription)
@@ -282,7 +327,7 @@ def done(request, subscription):
 
 @language_from_token(_undo_token_language)
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @ratelimit(key="ip", rate=PUBLIC_RATE, block=True)
 def undo(request, token):
     """The link in the cancellation receipt: one click keeps the subscription."""

@@ -1,4 +1,11 @@
-"""Signed, expiring links for customers (django.core.signing), and absolute URLs for emails."""
+"""Signed, expiring links for customers (django.core.signing), and absolute URLs for emails.
+
+Each kind of link (cancel, undo, unsubscribe, come-back) signs with its own purpose as the
+salt, and every kind names its object the same way (``{"id": pk}``): a token is only read
+as the kind it was made for because of the signature, never because its payload happens to
+differ. ``tests/core/test_links.py`` posts every kind to every other kind's page with the
+same id; without the purpose in the salt those posts would act.
+"""
 
 from datetime import timedelta
 
@@ -30,6 +37,12 @@ def read_token(*, purpose: str, token: str, max_age: timedelta) -> dict:
     if not isinstance(payload, dict):
         raise LinkInvalid
     return payload
+
+
+def token_id(payload: dict, legacy_key: str):
+    """The id a token names: ``id``, or the key its kind used before all kinds shared one
+    (links already sent keep working)."""
+    return payload.get("id", payload.get(legacy_key))
 
 
 def absolute_url(path: str) -> str:

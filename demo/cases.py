@@ -2,7 +2,8 @@
 
 ``OfferEngine`` proposes what ``cancellations.selectors.offers_for`` does, by calling the
 same ``cancellations.offer_rules.proposals`` over the demo's in-memory subscriptions, and ``CaseDraft`` records a case
-step by step — opened, reason chosen, offers shown, then accepted, declined or abandoned —
+step by step — opened with a reason (or cancelled at once, without one), offers shown, then
+accepted, declined or abandoned —
 with the timestamps, offers, steps and callback requests the services write. What a case
 does to the subscription (its ledger rows) is written by ``demo.history``.
 """
@@ -386,7 +387,10 @@ class CaseBook:
 
     def decline(self, case: CaseDraft, at: datetime, effective: datetime, immediately=False):
         case.outcome, case.decided_at, case.cancel_effective_at = "cancelled", at, effective
-        self.step(case, "declined", at, '{"immediately":%s}' % ("true" if immediately else "false"))
+        data = '"immediately":' + ("true" if immediately else "false")
+        if not case.reason:  # cancelled straight away, without a reason
+            data += ',"reason_skipped":true'
+        self.step(case, "declined", at, "{" + data + "}")
 
     def abandon(self, case: CaseDraft, at: datetime) -> None:
         case.outcome, case.decided_at = "abandoned", at

@@ -59,7 +59,7 @@ PHONE_SHARE = 0.3
 CALLBACK_TAKEN = 0.35  # of the customers offered a call back on the web, who asked for one
 CANCELLED_NOW = 0.08  # of phone cancellations, those ended at once, not with the period
 AGENT_JUDGES = 0.3  # of agents' cases, those where the agent noted a churn group
-REASON_CHOSEN_BEFORE_ABANDONING = 0.6
+REASON_SKIPPED = 0.15  # of web cancellations, those who cancelled without giving a reason
 
 # The churn group an agent would usually note for a reason.
 AGENT_GROUP = {
@@ -403,7 +403,13 @@ class Histories:
 
     def _cancelled_on_the_web(self, life: Life, at: datetime) -> None:
         case, today = self._open(life, "web", at)
-        reason_at = at + self._seconds(10, 90)
+        if self.random() < REASON_SKIPPED:
+            # "Cancel my subscription" on the first page and its confirming button: the
+            # case opens and is declined by that one click, without a reason or an offer.
+            self._decline(life, case, at, CUSTOMER_ON_THE_WEB)
+            self._close(case)
+            return
+        reason_at = at  # a web case opens with the customer's first click, a reason
         proposals = self._choose(life, case, self._reason("cancelled"), reason_at, today)
         wants_call = any(p.kind == "callback" for p in proposals) and self._may_call(reason_at)
         if wants_call and self.random() < CALLBACK_TAKEN:
@@ -431,9 +437,9 @@ class Histories:
         self.cases.decline(case, at, effective, immediately)
 
     def _abandoned(self, life: Life, at: datetime) -> None:
+        # Opened by choosing a reason (a link only looked at opens no case), then left.
         case, today = self._open(life, "web", at)
-        if self.random() < REASON_CHOSEN_BEFORE_ABANDONING:
-            self._choose(life, case, self._reason("any"), at + self._seconds(10, 120), today)
+        self._choose(life, case, self._reason("any"), at, today)
         self._abandon(case)
 
     def _may_call(self, at: datetime) -> bool:
@@ -444,7 +450,7 @@ class Histories:
         phone = self.random() < PHONE_SHARE
         agent = self._pick(self.agents) if phone else None
         case, today = self._open(life, "phone" if phone else "web", at, agent)
-        reason_at = at if phone else at + self._seconds(10, 90)
+        reason_at = at  # the first click opens a web case with its reason
         proposals = self._choose(life, case, self._reason("saved"), reason_at, today)
         takeable = [p for p in proposals if self._fits(p, reason_at, deadline)]
         if phone or not self._may_call(reason_at):
@@ -526,7 +532,7 @@ class Histories:
 
     def _waits_for_call(self, life: Life, at: datetime) -> None:
         case, today = self._open(life, "web", at)
-        reason_at = at + self._seconds(10, 90)
+        reason_at = at
         proposals = self._choose(life, case, self._reason(self.callback_reasons), reason_at, today)
         if not any(p.kind == "callback" for p in proposals):
             return
@@ -540,7 +546,7 @@ class Histories:
         phone = self.random() < PHONE_SHARE
         agent = self._pick(self.agents) if phone else None
         case, today = self._open(life, "phone" if phone else "web", at, agent)
-        reason_at = at if phone else at + self._seconds(10, 90)
+        reason_at = at  # the first click opens a web case with its reason
         proposals = self._choose(life, case, self._reason(self.pause_reasons), reason_at, today)
         pause = next((p for p in proposals if p.kind == "pause"), None)
         if pause is None:

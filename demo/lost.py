@@ -49,7 +49,7 @@ def lost_customer_row(lost_id: int, life, reason_ids: dict[str, int]) -> tuple:
         whole_months_between(life.since, local_date(left)),
         life.plan.months,
         life.cancelled_by,
-        reason_ids[case.reason] if case else None,
+        reason_ids[case.reason] if case and case.reason else None,
         "",
         "",
         case.reason_text if case else "",

@@ -59,6 +59,20 @@ FIGURES: tuple[Figure, ...] = (
         _("saves decided in the period"),
     ),
     Figure(
+        "web_funnel",
+        _("Web funnel"),
+        _(
+            "how far self-service web cases got: opened, reason chosen or cancelled without a "
+            "reason, offer shown, offer accepted, declined and cancelled, abandoned, still open"
+        ),
+        _(
+            "web cases the customer opened in the period (not through a link staff made). A "
+            "case opens at the customer's first click on the first page — a reason, or "
+            "cancelling without one — never when the link is only viewed, so mail scanners "
+            "and link previews are not counted as opened, abandoned or deflected"
+        ),
+    ),
+    Figure(
         "hit_rate",
         _("Hit rate"),
         _(

@@ -156,7 +156,8 @@ class OfferMix(RollupRow):
 
 
 class FunnelDay(RollupRow):
-    """Web cases by the day they were opened, and how far they got."""
+    """Self-service web cases by the day they were opened (the customer's first click), and
+    how far they got."""
 
     scope = _scope()
     day = models.DateField()
@@ -164,6 +165,7 @@ class FunnelDay(RollupRow):
     churn_group = models.CharField(max_length=30)
     opened = _count()
     reason_chosen = _count()
+    reason_skipped = _count()
     offers_shown = _count()
     accepted = _count()
     declined = _count()

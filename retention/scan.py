@@ -232,9 +232,12 @@ def offer_rows(filters: Filters) -> list[dict]:
     )
 
 
+# A web case opens at the customer's first click (a reason, or cancelling without one),
+# never on a page view: "opened" counts people who acted, not link scanners.
 FUNNEL = {
     "opened": Q(),
     "reason_chosen": Q(reason_at__isnull=False),
+    "reason_skipped": Q(reason_at__isnull=True, outcome=CaseOutcome.CANCELLED),
     "offers_shown": Q(offers_shown_at__isnull=False),
     "accepted": Q(outcome=CaseOutcome.SAVED),
     "declined": Q(outcome=CaseOutcome.CANCELLED),

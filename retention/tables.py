@@ -341,6 +341,7 @@ def funnel_steps():
     return [
         ("opened", _("Opened")),
         ("reason_chosen", _("Reason chosen")),
+        ("reason_skipped", _("Cancelled without a reason")),
         ("offers_shown", _("Offer shown")),
         ("accepted", _("Accepted an offer")),
         ("declined", _("Declined and cancelled")),
@@ -362,7 +363,9 @@ def funnel_table(data: dict) -> Table:
         rows,
         note=_(
             "Self-service web cases opened in the period (not decided; not those opened "
-            "through a link staff made), so it differs from the cards."
+            "through a link staff made), so it differs from the cards. A case opens at the "
+            "customer's first click, never when the link is only viewed, so link scanners "
+            "are not counted; those who cancelled without a reason saw no offer."
         ),
     )
 

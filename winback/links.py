@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.urls import reverse
 
-from core.links import LinkInvalid, absolute_url, make_token, read_token
+from core.links import LinkInvalid, absolute_url, make_token, read_token, token_id
 from subscriptions.models import Customer
 from winback.models import Outreach
 
@@ -19,7 +19,7 @@ def comeback_link_max_age() -> timedelta:
 
 
 def comeback_url(*, outreach: Outreach) -> str:
-    token = make_token(purpose="comeback", payload={"o": outreach.pk})
+    token = make_token(purpose="comeback", payload={"id": outreach.pk})
     return absolute_url(reverse("winback:comeback", args=[token]))
 
 
@@ -34,7 +34,7 @@ def outreach_from_comeback_token(token: str) -> Outreach:
             "lost_customer__reason",
             "lost_customer__subscription",
         )
-        .filter(pk=payload.get("o"))
+        .filter(pk=token_id(payload, "o"))
         .first()
     )
     if outreach is None:
@@ -43,13 +43,13 @@ def outreach_from_comeback_token(token: str) -> Outreach:
 
 
 def unsubscribe_url(*, customer: Customer) -> str:
-    token = make_token(purpose="unsubscribe", payload={"c": customer.pk})
+    token = make_token(purpose="unsubscribe", payload={"id": customer.pk})
     return absolute_url(reverse("winback:unsubscribe", args=[token]))
 
 
 def customer_from_unsubscribe_token(token: str) -> Customer:
     payload = read_token(purpose="unsubscribe", token=token, max_age=UNSUBSCRIBE_LINK_MAX_AGE)
-    customer = Customer.objects.filter(pk=payload.get("c")).first()
+    customer = Customer.objects.filter(pk=token_id(payload, "c")).first()
     if customer is None:
         raise LinkInvalid
     return customer

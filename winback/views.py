@@ -28,7 +28,7 @@ def _language(request, fallback: str) -> str:
 
 @language_from_token(lambda token: links.outreach_from_comeback_token(token).customer.locale)
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @ratelimit(key="ip", rate=PUBLIC_RATE, block=True)
 def comeback(request, token):
     """Acknowledge the past, show what has improved and the offer; one click to come back."""
@@ -73,7 +73,7 @@ def comeback(request, token):
 @language_from_token(lambda token: links.customer_from_unsubscribe_token(token).locale)
 @csrf_exempt  # RFC 8058: mail clients POST the one-click unsubscribe without a session
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @ratelimit(key="ip", rate=PUBLIC_RATE, block=True)
 def unsubscribe(request, token):
     """GET asks for confirmation (link scanners must not unsubscribe anyone); POST — the

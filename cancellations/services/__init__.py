@@ -15,6 +15,7 @@ from cancellations.services.decisions import (
     Decision,
     cancellation_decide,
     cancellation_decline,
+    cancellation_leave,
     cancellation_withdraw,
     offer_accept,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "cancellation_choose_reason",
     "cancellation_decide",
     "cancellation_decline",
+    "cancellation_leave",
     "cancellation_open",
     "cancellation_start",
     "cancellation_withdraw",

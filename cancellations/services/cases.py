@@ -1,6 +1,5 @@
 """Opening a case and recording why: the steps every case goes through (web, phone, API)."""
 
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -62,7 +61,9 @@ def cancellation_start(
     language: str = "",
     now: datetime | None = None,
 ) -> CancellationCase:
-    """Open a case for this subscription, or resume the one that is open.
+    """Open a case for this subscription, or resume the one that is open, without a reason
+    yet. (The web flow opens its cases at the customer's first click, with a reason —
+    ``cancellation_open`` — or cancelled at once — ``cancellation_leave``.)
 
     Side effects: a case, its OPENED step and a cancellation.started webhook (or a RESUMED
     step).
@@ -85,16 +86,19 @@ def cancellation_open(
     text: str = "",
     competitor: str = "",
     language: str = "",
+    reason_seed: str = "",
     now: datetime | None = None,
 ) -> CaseOpened:
     """Open (or resume) a case with the customer's reason, in one transaction: what the API's
-    "open a case" is. Whether it was created is decided under the subscription's lock, so
-    of many concurrent calls exactly one says created.
+    "open a case" is, and the web's first click on a reason (a case opens on a click, never
+    on a page view). Whether it was created is decided under the subscription's lock, so of
+    many concurrent calls exactly one says created. ``reason_seed`` shuffled the reasons the
+    customer saw (the link they came through); the case records that order.
 
     Side effects: those of ``cancellation_start`` and ``cancellation_choose_reason``.
     """
     now = now or timezone.now()
-    case, created = _start(subscription, actor, language, now)
+    case, created = _start(subscription, actor, language, now, reason_seed)
     case = cancellation_choose_reason(
         case=case, reason=reason, actor=actor, text=text, competitor=competitor, now=now
     )
@@ -102,7 +106,7 @@ def cancellation_open(
 
 
 def _start(
-    subscription: Subscription, actor: Actor, language: str, now: datetime
+    subscription: Subscription, actor: Actor, language: str, now: datetime, reason_seed: str = ""
 ) -> tuple[CancellationCase, bool]:
     if actor.channel not in CaseChannel.values:
         raise CancellationInputError(_("Cases are opened on the web, by phone or over the API."))
@@ -121,10 +125,9 @@ def _start(
         raise CancellationError(
             _("This subscription is already cancelled or set to end."), code="not_cancellable"
         )
-    reason_ids = list(
-        ExitReason.objects.filter(active=True, is_other=False).values_list("pk", flat=True)
+    reason_ids = selectors.shuffled_reason_ids(
+        seed=reason_seed or f"{subscription.pk}:{now.isoformat()}"
     )
-    random.Random(f"{subscription.pk}:{now.isoformat()}").shuffle(reason_ids)
     case = CancellationCase.objects.create(
         subscription=subscription,
         customer=subscription.customer,

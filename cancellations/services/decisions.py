@@ -13,7 +13,14 @@ from cancellations import emails, selectors
 from cancellations.enums import CaseOutcome, CaseStepKind, OfferKind
 from cancellations.errors import CancellationError, CancellationInputError
 from cancellations.models import CancellationCase, Offer
-from cancellations.services.cases import _clean_text, _lock_case, _note_words, _require_open, _step
+from cancellations.services.cases import (
+    _clean_text,
+    _lock_case,
+    _note_words,
+    _require_open,
+    _start,
+    _step,
+)
 from cancellations.webhooks import case_event_publish
 from core.dates import add_months
 from core.enums import WebhookEventType
@@ -22,7 +29,7 @@ from desk.enums import CALLBACK_WINDOW_START, CallbackSource, CallbackWindow
 from subscriptions import services as subscription_services
 from subscriptions.actors import Actor
 from subscriptions.enums import SubscriptionStatus
-from subscriptions.models import Plan
+from subscriptions.models import Plan, Subscription
 
 CALLBACK_MAX_DAYS_AHEAD = 14
 
@@ -231,10 +238,32 @@ def cancellation_decline(
     case.cancel_effective_at = effective_at
     case.save()
     _close_callbacks(case, now, note="cancelled")
-    _step(case, CaseStepKind.DECLINED, actor, now, immediately=immediately)
+    skipped = {"reason_skipped": True} if case.reason_id is None else {}
+    _step(case, CaseStepKind.DECLINED, actor, now, immediately=immediately, **skipped)
     case_event_publish(case=case, event_type=WebhookEventType.CANCELLATION_CANCELLED)
     emails.send_case_cancelled(case)
     return case
+
+
+@transaction.atomic
+def cancellation_leave(
+    *,
+    subscription: Subscription,
+    actor: Actor,
+    language: str = "",
+    reason_seed: str = "",
+    now: datetime | None = None,
+) -> CancellationCase:
+    """The customer cancels straight away, without a reason or an offer (the first page's
+    "just cancel" path, § 312k BGB style): the case is opened — or the open one resumed —
+    and declined in one transaction. A second click finds the subscription set to end.
+
+    Side effects: those of ``cancellation_start`` and ``cancellation_decline`` (its DECLINED
+    step says ``reason_skipped`` when no reason was given).
+    """
+    now = now or timezone.now()
+    case, _created = _start(subscription, actor, language, now, reason_seed)
+    return cancellation_decline(case=case, actor=actor, now=now)
 
 
 @transaction.atomic

@@ -46,10 +46,19 @@ def cancel_path(name, subscription):
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_flow_renders_in_every_language(client, subscription, language):
     html = page(client, cancel_path("entry", subscription), language)
-    assert translated(language, "Before you go: what is the main reason?") in html
+    assert translated(language, "What is the main reason you are leaving?") in html
+    assert translated(language, "You can cancel right away, without giving a reason.") in html
     assert reason("moving").label_for(language) in html
     with translation.override(language):
         assert subscription.customer.customer_since.strftime("%Y") in html
+    html = page(client, cancel_path("leave", subscription), language)
+    for text in (
+        "Confirm your cancellation",
+        "You will get a confirmation by email, with a link to undo it until the last day.",
+        "Cancel my subscription now",
+        "Go back",
+    ):
+        assert translated(language, text) in html
 
     case = services.cancellation_start(subscription=subscription, actor=WEB)
     services.cancellation_choose_reason(case=case, reason=reason("moving"), actor=WEB)

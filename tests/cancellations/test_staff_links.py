@@ -71,11 +71,9 @@ def test_an_agent_made_link_is_logged_and_its_cancellation_names_the_agent(
 
     client.logout()  # the customer follows the link
     client.get(url + "?lang=en")
+    assert not CancellationCase.objects.exists()  # a page view opens no case
+    client.post(url + "reason/", {"reason": reason("price").pk})
     case = CancellationCase.objects.get(subscription=subscription)
-    client.post(
-        url + "reason/",
-        {"case": case.pk, "reason": reason("price").pk},
-    )
     client.post(url + "decide/", {"case": case.pk, "choice": "decline"})
 
     case.refresh_from_db()
@@ -95,7 +93,9 @@ def test_an_agent_made_link_is_logged_and_its_cancellation_names_the_agent(
 def test_the_customers_own_link_stays_self_service(client, subscription):
     url, _ = links.cancel_link(subscription=subscription)
 
-    client.get(url.removeprefix("http://testserver") + "?lang=en")
+    path = url.removeprefix("http://testserver")
+    client.get(path + "?lang=en")
+    client.post(path + "leave/")
 
     case = CancellationCase.objects.get(subscription=subscription)
     assert (case.channel, case.actor, case.assisted) == ("web", None, False)

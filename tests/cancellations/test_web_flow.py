@@ -42,16 +42,14 @@ def url(name, subscription, **query):
 
 
 def start(client, subscription, code="moving", lang="en"):
-    """Open the flow and choose a reason; returns the case."""
+    """Open the flow and choose a reason (the click that opens the case); returns the case."""
     response = client.get(url("entry", subscription, lang=lang))
     assert response.status_code == 200
-    case = CancellationCase.objects.get(subscription=subscription, outcome="open")
-    response = client.post(
-        url("reason", subscription), {"case": case.pk, "reason": reason(code).pk}
-    )
+    assert not CancellationCase.objects.filter(subscription=subscription).exists()
+    response = client.post(url("reason", subscription), {"reason": reason(code).pk})
     assert response.status_code == 303
     assert response["Location"] == url("offers", subscription)
-    return case
+    return CancellationCase.objects.get(subscription=subscription, outcome="open")
 
 
 def test_entry_thanks_the_customer_and_asks_why(client, subscription):
@@ -62,21 +60,31 @@ def test_entry_thanks_the_customer_and_asks_why(client, subscription):
     assert "member since March 2019" in html
     assert "Standard" in html and "SEK\xa0199" in html
     assert response["Cache-Control"].startswith("max-age=0")
-    case = CancellationCase.objects.get()
     # Every active reason is a one-click button; "other" comes last.
     buttons = [r.label_en for r in type(reason("other")).objects.filter(active=True)]
     positions = [html.index(f">{label}<") for label in buttons]
     assert max(positions) == html.index(">Something else<")
-    assert f'name="case" value="{case.pk}"' in html
+    # Reading the page opened nothing: the first click does.
+    assert 'name="case"' not in html
+    assert not CancellationCase.objects.exists()
 
 
-def test_reasons_are_shuffled_per_case(defaults, plans):
+def test_reasons_are_shuffled_per_link_and_the_case_keeps_the_order_shown(client, defaults, plans):
     orders = set()
     for _ in range(4):
         subscription = make_subscription(plan=plans["standard"])
         case = services.cancellation_start(subscription=subscription, actor=Actor.customer())
         orders.add(tuple(case.reason_order))
     assert len(orders) > 1
+
+    subscription = make_subscription(plan=plans["standard"])
+    shown = [
+        client.get(url("entry", subscription)).context["reasons"] for _ in range(2)
+    ]  # the same link shows the same order on every visit
+    assert [r.pk for r in shown[0]] == [r.pk for r in shown[1]]
+    client.post(url("reason", subscription), {"reason": shown[0][0].pk})
+    case = CancellationCase.objects.get(subscription=subscription)
+    assert case.reason_order == [r.pk for r in shown[0] if not r.is_other]
 
 
 def test_walk_through_to_a_pause(client, subscription):
@@ -194,9 +202,17 @@ def test_back_button_after_saving_cannot_apply_a_second_offer(client, subscripti
 
 
 def test_two_tabs_share_one_case(client, subscription):
-    client.get(url("entry", subscription))
-    client.get(url("entry", subscription))
-    assert CancellationCase.objects.count() == 1
+    client.post(url("reason", subscription), {"reason": reason("moving").pk})
+    client.post(url("reason", subscription), {"reason": reason("price").pk})
+    case = CancellationCase.objects.get()
+    assert case.reason.code == "price"
+    assert list(case.steps.values_list("kind", flat=True).order_by("pk")) == [
+        "opened",
+        "reason_chosen",
+        "offers_shown",
+        "reason_chosen",
+        "offers_shown",
+    ]
 
 
 def test_a_missing_choice_is_a_clear_error(client, subscription):
@@ -204,9 +220,7 @@ def test_a_missing_choice_is_a_clear_error(client, subscription):
     response = client.post(url("decide", subscription, lang="en"), {"case": case.pk, "choice": ""})
     assert response.status_code == 400
     assert "Please choose one of the options." in response.content.decode()
-    response = client.post(
-        url("reason", subscription, lang="en"), {"case": case.pk, "reason": "999999"}
-    )
+    response = client.post(url("reason", subscription, lang="en"), {"reason": "999999"})
     assert response.status_code == 400
 
 
@@ -254,8 +268,13 @@ def test_forms_are_csrf_protected(subscription):
     from django.test import Client
 
     client = Client(enforce_csrf_checks=True)
-    client.get(url("entry", subscription))
-    case = CancellationCase.objects.get()
+    page = client.get(url("entry", subscription))
+    assert 'name="csrfmiddlewaretoken"' in page.content.decode()
+    assert "csrftoken" in page.cookies  # set by the page, with no row written for it
+    for name, data in (("reason", {"reason": reason("price").pk}), ("leave", {})):
+        assert client.post(url(name, subscription), data).status_code == 403
+    assert not CancellationCase.objects.exists()
+    case = services.cancellation_start(subscription=subscription, actor=Actor.customer())
     response = client.post(url("decide", subscription), {"case": case.pk, "choice": "decline"})
     assert response.status_code == 403
     subscription.refresh_from_db()
@@ -292,3 +311,62 @@ def test_a_refused_decision_keeps_none_of_it_not_even_the_note(client, subscript
     case.refresh_from_db()
     assert (case.outcome, case.reason_text, case.competitor) == ("open", "", "")
     assert not case.steps.filter(kind="offer_accepted").exists()
+
+
+def test_just_cancel_takes_two_clicks_without_a_reason_or_an_offer(client, subscription):
+    """§ 312k BGB style: from the link, one click to the confirmation page and one on its
+    button; no reason asked, no offer shown, and the funnel can tell the reason was skipped."""
+    entry = client.get(url("entry", subscription, lang="en")).content.decode()
+    assert f'href="{url("leave", subscription)}"' in entry  # click 1 is on the first page
+    confirm = client.get(url("leave", subscription, lang="en"))
+    html = confirm.content.decode()
+    assert confirm.status_code == 200 and "Confirm your cancellation" in html
+    assert "Before you go" not in html and "offer" not in html.lower()
+    assert not CancellationCase.objects.exists()
+
+    response = client.post(url("leave", subscription))  # click 2
+    assert (response.status_code, response["Location"]) == (303, url("done", subscription))
+    done = client.get(url("done", subscription, lang="en")).content.decode()
+    assert "Your cancellation is confirmed" in done
+
+    case = CancellationCase.objects.get()
+    assert (case.outcome, case.reason, case.offers.count()) == (CaseOutcome.CANCELLED, None, 0)
+    assert list(case.steps.order_by("pk").values_list("kind", "data")) == [
+        ("opened", {"channel": "web"}),
+        ("declined", {"immediately": False, "reason_skipped": True}),
+    ]
+    subscription.refresh_from_db()
+    assert subscription.status == SubscriptionStatus.CANCEL_PENDING
+    assert OutboundEmail.objects.filter(kind="cancellation_cancelled").count() == 1
+    # A second click (or a second tab) cancels nothing more.
+    assert client.post(url("leave", subscription))["Location"] == url("done", subscription)
+    assert CancellationCase.objects.count() == 1
+    assert subscription.events.filter(kind=EventKind.CANCEL_REQUESTED).count() == 1
+
+
+def test_just_cancel_after_choosing_a_reason_declines_that_case(client, subscription):
+    case = start(client, subscription, "price")
+    client.post(url("leave", subscription))
+    case.refresh_from_db()
+    assert (case.outcome, case.reason.code) == (CaseOutcome.CANCELLED, "price")
+    assert case.steps.get(kind="declined").data == {"immediately": False}
+    assert CancellationCase.objects.count() == 1
+
+
+@pytest.mark.parametrize("language", ["en", "sv", "da", "nb"])
+def test_cancelling_is_never_the_lesser_choice_nor_asked_with_guilt(client, subscription, language):
+    case = start(client, subscription, "moving", lang=language)
+    offers = client.get(url("offers", subscription, lang=language)).content.decode()
+    for guilt in (
+        "Still want to cancel?",
+        "Vill du ändå säga upp abonnemanget?",
+        "Vil du stadig opsige abonnementet?",
+        "Vil du fortsatt si opp abonnementet?",
+    ):
+        assert guilt not in offers
+    assert case.offers.exists()
+    stay = offers.count('class="primary" name="choice" value="offer-')
+    assert stay == case.offers.count()
+    assert offers.count('class="primary" name="choice" value="decline"') == 1
+    entry = client.get(url("entry", subscription, lang=language, change=1)).content.decode()
+    assert 'class="button primary" href="' + url("leave", subscription) in entry

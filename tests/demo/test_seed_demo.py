@@ -203,6 +203,16 @@ def test_seed_demo_creates_two_years_of_cancellation_cases():
         .exclude(pk__in=called_back.values("pk"))
         .exists()
     )
+    # A web case opens at the customer's first click: a reason, or cancelling without one
+    # (a link only looked at opens none), and the funnel tells the two apart.
+    web = cases.filter(channel="web")
+    assert not web.filter(reason__isnull=True).exclude(outcome="cancelled").exists()
+    skipped = web.filter(reason__isnull=True)
+    assert 0.05 * web.count() < skipped.count() < 0.25 * web.count()
+    assert not skipped.filter(offers__isnull=False).exists()
+    declined = CaseStep.objects.filter(case__in=skipped, kind="declined")
+    assert declined.count() == skipped.count()
+    assert set(declined.values_list("data__reason_skipped", flat=True)) == {True}
     # Open cases wait for the call back they asked for.
     for case in cases.filter(outcome="open"):
         assert CallbackRequest.objects.get(source_ref=case.pk).status == "open"

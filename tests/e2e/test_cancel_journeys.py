@@ -156,3 +156,44 @@ def decline_and_cancel(page, screenshots, subscription, url, language, name):
         kind="cancellation_cancelled", customer=subscription.customer
     )
     assert receipt.to_email == subscription.customer.email
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_customer_cancels_in_two_clicks_without_a_reason_or_an_offer(
+    open_page, screenshots, customer_link, language
+):
+    """§ 312k BGB style: from the link, the first page's "Cancel my subscription" and the
+    confirming button — two clicks, no reason asked and no offer shown on the way."""
+    name = NAMES[language][1]
+    subscription, url = customer_link(language, name)
+    page = open_page()
+    shot = screenshots(page, language, "cancel-in-two-clicks")
+    open_link(page, url, language, name)
+    assert not CancellationCase.objects.filter(subscription=subscription).exists()
+    shot("thanked")
+
+    page.get_by_role("link", name=translated(language, "Cancel my subscription")).click()
+    page.wait_for_url("**/leave/")  # click 1
+    assert page.locator("section.offer").count() == 0
+    assert page.get_by_role(
+        "heading", name=translated(language, "Confirm your cancellation")
+    ).count()
+    shot("confirm")
+    page.get_by_role("button", name=translated(language, "Cancel my subscription now")).click()
+    page.wait_for_url("**/done/")  # click 2
+    status = page.get_by_role("status").inner_text()
+    assert (
+        translated(language, "Your cancellation is confirmed. Here is exactly what happens next:")
+        in status
+    )
+    shot("cancelled")
+
+    case = CancellationCase.objects.get(subscription=subscription)
+    assert (case.channel, case.outcome, case.reason, case.offers.count()) == (
+        CaseChannel.WEB,
+        CaseOutcome.CANCELLED,
+        None,
+        0,
+    )
+    subscription.refresh_from_db()
+    assert subscription.status == SubscriptionStatus.CANCEL_PENDING

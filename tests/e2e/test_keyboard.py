@@ -43,8 +43,10 @@ FOCUS_RING = """el => {
     outlineWidth: parseFloat(style.outlineWidth),
     outlineColor: style.outlineColor,
     background: bg,
-    onScreen: box.width > 0 && box.height > 0 && box.left >= 0 && box.top >= 0 &&
-      box.right <= window.innerWidth && box.bottom <= window.innerHeight,
+    // Within a pixel: Chromium scrolls a focused element into view by whole pixels, and a
+    // box at a fractional position (1.55 line height) can then end 0.3 px past the edge.
+    onScreen: box.width > 0 && box.height > 0 && box.left >= -1 && box.top >= -1 &&
+      box.right <= window.innerWidth + 1 && box.bottom <= window.innerHeight + 1,
   };
 }"""
 
@@ -150,7 +152,10 @@ def test_keyboard_only_customer_stays_with_a_pause(page, screenshots, link):
     # be undone by it (seen on a loaded machine).
     page.wait_for_function("location.hash === '#main'")
     moving = page.get_by_role("button", name=reason("moving").label_en)
+    just_cancel = page.get_by_role("link", name="Cancel my subscription")
     first_reason = page.locator("ul.choices button").first
+    # Cancelling without a reason comes first, then the reasons.
+    assert press(page, "Tab") == just_cancel.evaluate(DESCRIBE)
     assert press(page, "Tab") == first_reason.evaluate(DESCRIBE)
     # Past the reason wanted, and back with Shift+Tab.
     tab_to(page, moving)

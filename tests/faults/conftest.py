@@ -617,9 +617,8 @@ def walk_cancel_flow(
             if choice != "decline":
                 data[f"months-{choice.removeprefix('offer-')}"] = "1"
             page = step(browser.post(f"{flow}/decide/", data, page))
-        elif case and REASON_BUTTON.search(page.text):
-            data = {"case": case[1], "reason": str(reason_id)}
-            page = step(browser.post(f"{flow}/reason/", data, page))
+        elif REASON_BUTTON.search(page.text):  # the first click opens the case
+            page = step(browser.post(f"{flow}/reason/", {"reason": str(reason_id)}, page))
         else:
             raise AssertionError(f"unexpected page {page.url}: {page.text[:500]}")
     return walk

@@ -15,7 +15,7 @@ from cancellations import links
 from core.enums import ApiScope, EmailStatus
 from core.outbox import email as email_outbox
 from core.services import api_key_create
-from tests.cancellations.conftest import defaults  # noqa: F401 - a fixture
+from tests.cancellations.conftest import defaults, reason  # noqa: F401 - a fixture
 from tests.conftest import free_port
 from tests.factories import make_subscription
 from tests.faults.conftest import publishing_to
@@ -35,9 +35,11 @@ def test_the_cancel_flow_answers_when_the_cache_is_unreachable(defaults, cache_d
     subscription = make_subscription()
     token = links.make_token(purpose="cancel", payload={"s": subscription.pk})
 
-    response = client.get(f"/cancel/{token}/")
+    page = client.get(f"/cancel/{token}/")
+    response = client.post(f"/cancel/{token}/reason/", {"reason": reason("moving").pk})
 
-    assert response.status_code == 200
+    assert page.status_code == 200
+    assert (response.status_code, response["Location"]) == (303, f"/cancel/{token}/offers/")
     assert subscription.cancellation_cases.count() == 1
 
 

@@ -114,6 +114,7 @@ def test_web_funnel(source, book):
     assert selectors.web_funnel(last_90_days(), source=source) == {
         "opened": 5,
         "reason_chosen": 5,
+        "reason_skipped": 0,
         "offers_shown": 5,
         "accepted": 3,
         "declined": 1,
@@ -191,3 +192,25 @@ def test_a_case_opened_through_a_staff_made_link_is_assisted_not_in_the_self_ser
         subscription=subscription, actor=Actor.staff(agent, channel="web"), now=ago(3)
     )
     assert selectors.web_funnel(last_90_days(), source=source)["opened"] == 5
+
+
+def test_the_web_funnel_counts_the_cancellations_that_skipped_the_reason_apart(source, book):
+    """Issue 22: "cancel my subscription" on the first page opens and declines a case in one
+    click: opened and declined, no reason chosen, no offer shown — a funnel row of its own."""
+    from cancellations import services as case_services
+    from subscriptions.actors import Actor
+    from tests.factories import make_subscription
+
+    case_services.cancellation_leave(
+        subscription=make_subscription(plan=book["a"].plan), actor=Actor.customer(), now=ago(2)
+    )
+    assert selectors.web_funnel(last_90_days(), source=source) == {
+        "opened": 6,
+        "reason_chosen": 5,
+        "reason_skipped": 1,
+        "offers_shown": 5,
+        "accepted": 3,
+        "declined": 2,
+        "abandoned": 1,
+        "still_open": 0,
+    }

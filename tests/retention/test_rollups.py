@@ -71,10 +71,15 @@ def one_case(rng: random.Random, plans: dict, agent, days_ago: int) -> Cancellat
             options={"months": 1},
             now=when,
         )
-    case = case_services.cancellation_start(subscription=subscription, actor=WEB, now=when)
-    case = case_services.cancellation_choose_reason(
-        case=case, reason=reason, actor=WEB, competitor=rng.choice(["", "Rival AB"]), now=when
-    )
+    if rng.random() < 0.15:  # "cancel my subscription" at once, without a reason
+        return case_services.cancellation_leave(subscription=subscription, actor=WEB, now=when)
+    case = case_services.cancellation_open(
+        subscription=subscription,
+        actor=WEB,
+        reason=reason,
+        competitor=rng.choice(["", "Rival AB"]),
+        now=when,
+    ).case
     roll = rng.random()
     offers = [o for o in case.offers.filter(withdrawn=False) if o.kind != "callback"]
     if roll < 0.45 and offers:

@@ -37,6 +37,7 @@ FUZZ = settings(
 PAGES = {  # name: (token field, methods the page answers)
     "cancellations:entry": ("cancel_token", ["get"]),
     "cancellations:reason": ("cancel_token", ["post"]),
+    "cancellations:leave": ("cancel_token", ["get", "post"]),
     "cancellations:offers": ("cancel_token", ["get"]),
     "cancellations:decide": ("cancel_token", ["post"]),
     "cancellations:done": ("cancel_token", ["get"]),
@@ -100,7 +101,7 @@ def forged_token(person, field: str, data) -> tuple[str, str]:
         # A payload of our own choosing, validly signed for another purpose (a token made for
         # one page cannot name something on another).
         payload = data.draw(
-            st.dictionaries(st.sampled_from(["s", "c", "o"]), st.integers(-5, 10**12))
+            st.dictionaries(st.sampled_from(["id", "s", "c", "o"]), st.integers(-5, 10**12))
         )
         purpose = data.draw(st.sampled_from([p for f, p in PURPOSES.items() if f != field]))
         return signing.dumps(payload, salt=f"tack.{purpose}", compress=True), kind
@@ -233,6 +234,7 @@ def test_posts_without_the_csrf_token_are_refused_in_the_customers_language(cust
     before = snapshot()
     posts = [
         (reverse("cancellations:reason", args=[token]), {"case": case.pk, "reason": 1}),
+        (reverse("cancellations:leave", args=[token]), {}),
         (reverse("cancellations:decide", args=[token]), {"case": case.pk, "choice": "decline"}),
         (reverse("cancellations:undo", args=[customer_a.undo_token]), {}),
         (reverse("winback:comeback", args=[customer_a.comeback_token]), {}),

@@ -264,6 +264,7 @@ def api_rows(w) -> dict[str, tuple[str, str, dict | None, int]]:
 CUSTOMER_PAGES = {
     "cancellations:entry": ("cancel_token", "get", "cancel"),
     "cancellations:reason": ("cancel_token", "post", "cancel"),
+    "cancellations:leave": ("cancel_token", "post", "cancel"),
     "cancellations:offers": ("cancel_token", "get", "cancel"),
     "cancellations:decide": ("cancel_token", "post", "cancel"),
     "cancellations:done": ("cancel_token", "get", "cancel"),
@@ -627,13 +628,15 @@ def test_customer_pages_refuse_other_customers_and_foreign_tokens(client, world)
 def test_a_customer_cannot_post_another_customers_case_through_their_own_link(client, world):
     a, b = world.a, world.b
     before = snapshot()
-    for page in ("reason", "decide"):
+    # The reason and "just cancel" posts name no case: they act on the link's own
+    # subscription only (A's is already set to end, so they lead to A's done page).
+    for page, landing in (("reason", "done"), ("leave", "done"), ("decide", "entry")):
         response = client.post(
             reverse(f"cancellations:{page}", args=[a.cancel_token]),
-            {"case": b.case.pk, "choice": "decline", "reason": "1"},
+            {"case": b.case.pk, "choice": "decline", "reason": str(b.case.reason_id)},
         )
         assert response.status_code == 303
-        assert response["Location"] == reverse("cancellations:entry", args=[a.cancel_token])
+        assert response["Location"] == reverse(f"cancellations:{landing}", args=[a.cancel_token])
     assert snapshot() == before
     b.case.refresh_from_db()
     assert b.case.outcome == CaseOutcome.CANCELLED and b.case.withdrawn_at is None
