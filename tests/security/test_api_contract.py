@@ -1,7 +1,12 @@
 """The API answers what its OpenAPI schema says (issue 22, item 5): each test here was a
 contract break found by an outside client or by schemathesis against a live server."""
 
+import re
+
 import pytest
+
+from subscriptions.models import Customer
+from tests.factories import make_customer, make_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -22,3 +27,77 @@ def test_a_body_nested_as_deep_as_allowed_reaches_validation(api):
     response = api.post("/api/v1/cancellations/", body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+
+
+CUSTOMER = {
+    "name": "Mette Nielsen",
+    "email": "mette@example.com",
+    "phone": "+4520123456",
+    "country": "dk",
+    "customer_since": "2018-05-02",
+    "marketing_consent": True,
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("marketing_consent", 0),
+        ("marketing_consent", "yes"),
+        ("phone", 0),
+        ("name", 12),
+        ("customer_since", 20180502),
+    ],
+)
+def test_a_value_of_another_json_type_than_the_schema_says_is_refused(api, field, value):
+    response = api.put("/api/v1/customers/C1/", {**CUSTOMER, field: value}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == [field]
+
+
+def test_numbers_in_strings_and_strings_for_numbers_are_refused(api):
+    customer = make_customer()
+    body = {"customer": customer.external_id, "plan": make_plan(code="standard").code}
+    assert api.put("/api/v1/subscriptions/S1/", body, format="json").status_code == 201
+    for field, value in [("monthly_amount", 179), ("monthly_amount", ""), ("plan", 1)]:
+        response = api.put("/api/v1/subscriptions/S1/", {**body, field: value}, format="json")
+        assert response.status_code == 400, (field, value)
+        assert list(response.json()["errors"]) == [field]
+
+
+@pytest.mark.parametrize("country", ["0", "S", "SWE"])
+def test_a_country_outside_the_schemas_pattern_is_refused(api, country):
+    response = api.put("/api/v1/customers/C1/", {**CUSTOMER, "country": country}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "country": ["Use a two-letter ISO 3166 country code, e.g. SE."]
+    }
+
+
+def test_the_schema_states_the_country_pattern_and_the_plausible_years(api):
+    schema = api.get("/api/schema/?format=json").json()["components"]["schemas"]
+    customer = schema["CustomerRequest"]["properties"]
+    country = customer["country"]
+    assert "^([A-Za-z]{2})?$" in [part.get("pattern") for part in [country, *country["oneOf"]]]
+    pattern = customer["customer_since"]["pattern"]
+    assert re.match(pattern, "1900-01-01") and re.match(pattern, "2018-05-02")
+    assert not re.match(pattern, "0330-10-20") and not re.match(pattern, "1899-12-31")
+
+
+@pytest.mark.parametrize("since", ["0330-10-20", "1899-12-31", "2999-01-01"])
+def test_an_implausible_customer_since_is_refused(api, since):
+    response = api.put(
+        "/api/v1/customers/C1/", {**CUSTOMER, "customer_since": since}, format="json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["customer_since"]
+
+
+def test_a_customer_without_a_consent_source_says_null(api):
+    customer = make_customer(consent=False)
+    Customer.objects.filter(pk=customer.pk).update(marketing_consent_source="")
+    response = api.get(f"/api/v1/customers/{customer.external_id}/")
+    assert response.status_code == 200
+    assert response.json()["marketing_consent_source"] is None
+    schema = api.get("/api/schema/?format=json").json()["components"]["schemas"]
+    assert schema["Customer"]["properties"]["marketing_consent_source"]["nullable"] is True
