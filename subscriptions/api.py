@@ -13,8 +13,10 @@ from subscriptions.serializers import CustomerSerializer, SubscriptionSerializer
 
 ERROR_RESPONSES = {
     400: OpenApiResponse(description="Invalid input: per-field errors in `errors`."),
-    401: OpenApiResponse(description="Missing or invalid API key."),
-    404: OpenApiResponse(description="Not found."),
+    404: OpenApiResponse(
+        description="Not found: the object in the path, or one the body names by its id or "
+        "code (then `errors` names the field)."
+    ),
 }
 
 
@@ -44,7 +46,15 @@ class CustomerDetailView(generics.GenericAPIView):
 
     @extend_schema(
         summary="Create or update a customer by external id (idempotent).",
-        responses={200: CustomerSerializer, 201: CustomerSerializer, **ERROR_RESPONSES},
+        responses={
+            200: CustomerSerializer,
+            201: CustomerSerializer,
+            **ERROR_RESPONSES,
+            409: OpenApiResponse(
+                description="The customer's personal data was erased, so it cannot be sent in "
+                "again (`customer_erased`)."
+            ),
+        },
     )
     def put(self, request, external_id: str):
         if len(external_id) > 64:

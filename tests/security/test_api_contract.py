@@ -101,3 +101,63 @@ def test_a_customer_without_a_consent_source_says_null(api):
     assert response.json()["marketing_consent_source"] is None
     schema = api.get("/api/schema/?format=json").json()["components"]["schemas"]
     assert schema["Customer"]["properties"]["marketing_consent_source"]["nullable"] is True
+
+
+def test_metrics_for_an_unknown_plan_or_campaign_are_a_404(api):
+    plan = make_plan(code="standard")
+    query = {"from": "2026-01-01", "to": "2026-01-31"}
+    assert api.get("/api/v1/metrics/summary", {**query, "plan": plan.pk}).status_code == 200
+    for name in ["plan", "campaign"]:
+        response = api.get("/api/v1/metrics/summary", {**query, name: 999999})
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found" and list(response.json()["errors"]) == [name]
+
+
+def test_the_metrics_schema_states_ids_from_1_and_dates(api):
+    operation = api.get("/api/schema/?format=json").json()["paths"]["/api/v1/metrics/summary"]
+    parameters = {p["name"]: p["schema"] for p in operation["get"]["parameters"]}
+    assert parameters["plan"] == parameters["campaign"] == {"type": "integer", "minimum": 1}
+    assert parameters["from"] == parameters["to"] == {"type": "string", "format": "date"}
+    assert "404" in operation["get"]["responses"]
+
+
+def test_every_error_the_api_answers_is_documented(api, anonymous_api):
+    """401 without a key, 404 "Invalid page.", 409 customer_erased and idempotency_conflict
+    were answered but not in the schema."""
+    from privacy.services import customer_erase
+    from subscriptions.actors import Actor
+
+    paths = api.get("/api/schema/?format=json").json()["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            assert {"401", "403", "429"} <= set(operation["responses"]), (method, path)
+
+    assert anonymous_api.get("/api/v1/customers/").status_code == 401
+
+    invalid_page = api.get("/api/v1/customers/", {"page": 9})
+    assert invalid_page.json() == {"detail": "Invalid page.", "code": "not_found"}
+    for path in ["/api/v1/customers/", "/api/v1/subscriptions/"]:
+        assert "404" in paths[path]["get"]["responses"]
+
+    customer = make_customer()
+    customer_erase(customer=customer, actor=Actor.system("test"))
+    erased = api.put(f"/api/v1/customers/{customer.external_id}/", CUSTOMER, format="json")
+    assert (erased.status_code, erased.json()["code"]) == (409, "customer_erased")
+    assert "409" in paths["/api/v1/customers/{external_id}/"]["put"]["responses"]
+
+    body = {"subscription": "nobody", "reason": "price"}
+    api.post("/api/v1/cancellations/", body, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    conflict = api.post(
+        "/api/v1/cancellations/", {**body, "text": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+    )
+    assert (conflict.status_code, conflict.json()["code"]) == (409, "idempotency_conflict")
+    idempotent = [
+        path
+        for path, operations in paths.items()
+        if any(
+            p["name"] == "Idempotency-Key" for p in operations.get("post", {}).get("parameters", [])
+        )
+    ]
+    assert "/api/v1/cancellations/" in idempotent
+    for path in idempotent:
+        assert "409" in paths[path]["post"]["responses"], path
