@@ -40,10 +40,10 @@ def json_type_error(field: serializers.Field, value) -> str | None:
 
 class StrictJSONTypes:
     """Mix into a serializer: every writable field's value must have the JSON type the
-    schema gives it."""
+    schema gives it. Text sources (a CSV import) pass ``context={"text_values": True}``."""
 
     def to_internal_value(self, data):
-        if isinstance(data, dict):
+        if isinstance(data, dict) and not self.context.get("text_values"):
             errors = {}
             for name, field in self.fields.items():
                 if field.read_only or name not in data:
@@ -57,11 +57,11 @@ class StrictJSONTypes:
 
 
 class BlankAsNullChoiceField(serializers.ChoiceField):
-    """A read-only choice stored as ``""`` when there is none: answered as null, so every
-    value the API returns is in the schema's enum or null."""
+    """A choice stored as ``""`` when there is none: answered as null, so every value the
+    API returns is in the schema's enum or null (null sent in means "not given")."""
 
     def __init__(self, **kwargs):
-        super().__init__(read_only=True, allow_null=True, **kwargs)
+        super().__init__(allow_null=True, **kwargs)
 
     def to_representation(self, value):
         return super().to_representation(value) if value else None

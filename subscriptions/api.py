@@ -127,6 +127,7 @@ class SubscriptionDetailView(generics.GenericAPIView):
             paused_until=data.get("paused_until"),
             cancel_at=data.get("cancel_at"),
             cancelled_at=data.get("cancelled_at"),
+            cancelled_by=data.get("cancelled_by"),
         )
         return Response(
             self.get_serializer(get_object_or_404(self.get_queryset(), pk=subscription.pk)).data,

@@ -7,7 +7,7 @@ from core.api_fields import (
     PlausibleDateField,
     StrictJSONTypes,
 )
-from subscriptions.enums import ConsentSource, Locale, SubscriptionStatus
+from subscriptions.enums import CancelledBy, ConsentSource, Locale, SubscriptionStatus
 from subscriptions.models import Customer, Plan, Subscription
 
 
@@ -19,6 +19,7 @@ class CustomerSerializer(StrictJSONTypes, serializers.ModelSerializer):
     )
     marketing_consent_source = BlankAsNullChoiceField(
         choices=ConsentSource.choices,
+        read_only=True,
         help_text="Where the consent (or its withdrawal) was recorded; null when never.",
     )
 
@@ -57,6 +58,13 @@ class SubscriptionSerializer(StrictJSONTypes, serializers.ModelSerializer):
     started_at = serializers.DateTimeField(required=False)
     current_period_end = serializers.DateTimeField(required=False)
     monthly_amount = AmountField(required=False)
+    cancelled_by = BlankAsNullChoiceField(
+        choices=CancelledBy.choices,
+        required=False,
+        help_text="Who ended it, with the status cancelled or cancel_pending: the customer "
+        "(the default) or the company, for non-payment or misuse (win-back then treats them "
+        "as deliberately pushed away).",
+    )
 
     class Meta:
         model = Subscription
@@ -70,6 +78,7 @@ class SubscriptionSerializer(StrictJSONTypes, serializers.ModelSerializer):
             "paused_until",
             "cancel_at",
             "cancelled_at",
+            "cancelled_by",
             "monthly_amount",
             "currency",
             "discount_percent",

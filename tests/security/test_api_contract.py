@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from subscriptions.models import Customer
+from subscriptions.models import Customer, Subscription
 from tests.factories import make_customer, make_plan
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +161,57 @@ def test_every_error_the_api_answers_is_documented(api, anonymous_api):
     assert "/api/v1/cancellations/" in idempotent
     for path in idempotent:
         assert "409" in paths[path]["post"]["responses"], path
+
+
+def test_cancelled_by_us_for_non_payment_is_recorded_through_the_api(api):
+    """cancelled_by was silently ignored: every ended subscription counted as the
+    customer's own decision, and win-back never saw a customer we pushed away."""
+    from winback import segmentation
+    from winback.models import LostCustomer
+
+    customer = make_customer()
+    body = {"customer": customer.external_id, "plan": make_plan(code="standard").code}
+    assert api.put("/api/v1/subscriptions/S1/", body, format="json").json()["cancelled_by"] is None
+
+    response = api.put(
+        "/api/v1/subscriptions/S1/",
+        {**body, "status": "cancelled", "cancelled_by": "non_payment"},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["cancelled_by"]) == (
+        "cancelled",
+        "non_payment",
+    )
+    subscription = Subscription.objects.get(external_id="S1")
+    assert subscription.cancelled_by == "non_payment"
+    assert subscription.events.order_by("-sequence").first().kind == "cancelled"
+    segmentation.lost_customers_record()
+    segmentation.lost_customers_segment()
+    lost = LostCustomer.objects.get(subscription=subscription)
+    assert (lost.cancelled_by, lost.churn_group) == ("non_payment", "deliberately_pushed")
+
+
+def test_cancelled_by_without_a_cancellation_is_refused_and_a_later_one_corrects_it(api):
+    customer = make_customer()
+    body = {"customer": customer.external_id, "plan": make_plan(code="standard").code}
+    api.put("/api/v1/subscriptions/S1/", body, format="json")
+    refused = api.put(
+        "/api/v1/subscriptions/S1/", {**body, "cancelled_by": "misuse"}, format="json"
+    )
+    assert refused.status_code == 400
+    assert Subscription.objects.get(external_id="S1").cancelled_by == ""
+
+    api.put(
+        "/api/v1/subscriptions/S1/",
+        {**body, "status": "cancel_pending", "cancel_at": "2099-01-01T00:00:00Z"},
+        format="json",
+    )
+    assert Subscription.objects.get(external_id="S1").cancelled_by == "customer"
+    corrected = api.put(
+        "/api/v1/subscriptions/S1/", {**body, "cancelled_by": "misuse"}, format="json"
+    )
+    assert (corrected.status_code, corrected.json()["cancelled_by"]) == (200, "misuse")
+    assert Subscription.objects.get(external_id="S1").events.order_by("-sequence").first().kind == (
+        "updated"
+    )
