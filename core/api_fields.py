@@ -117,7 +117,7 @@ class PlausibleDateFieldSchema(OpenApiSerializerFieldExtension):
         return schema
 
 
-@extend_schema_field({"type": "string", "pattern": r"^([A-Za-z]{2})?$"})
+@extend_schema_field({"type": "string", "pattern": r"^[A-Za-z]{2}$"})
 class CountryField(serializers.RegexField):
     """An ISO 3166-1 alpha-2 code (any case, stored upper case), or blank."""
 

@@ -9,6 +9,7 @@ happen on, so that generated clients know them.
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework import serializers
 
 from core.api_auth import required_scope
 
@@ -33,6 +34,19 @@ ERROR_COMPONENT = ResolvedComponent(
 ERROR_CONTENT = {"application/json": {"schema": ERROR_COMPONENT.ref}}
 
 
+# What a text field refuses, as patterns: NUL always (DRF), every control character and bidi
+# override where the model says so (names and phone numbers); and a required field that is
+# blank once trimmed. Without them a schema-valid "\u0000" or " " was refused.
+_NUL = "\\u0000"
+_CONTROL = "\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069"
+
+
+def text_pattern(*, refused: str, blank_allowed: bool) -> str:
+    if blank_allowed:
+        return f"^[^{refused}]*$"
+    return f"^[^{refused}]*[^\\s{refused}][^{refused}]*$"
+
+
 class ScopedAutoSchema(AutoSchema):
     """Names each operation's scope in the OpenAPI description: the ``x-tack-scope``
     extension and a line at the top of its description; and documents the errors every
@@ -50,6 +64,21 @@ class ScopedAutoSchema(AutoSchema):
         registry.register_on_missing(ERROR_COMPONENT)
         self._add_errors(operation)
         return operation
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        free_text = schema.get("type") == "string" and not {"pattern", "format", "enum"} & set(
+            schema
+        )
+        if direction == "request" and free_text:
+            validators = getattr(field, "validators", [])
+            controls = any(getattr(v, "refuses_control_characters", False) for v in validators)
+            trimmed = isinstance(field, serializers.CharField) and field.trim_whitespace
+            schema["pattern"] = text_pattern(
+                refused=_CONTROL if controls else _NUL,
+                blank_allowed=not trimmed or field.allow_blank,
+            )
+        return schema
 
     def _add_errors(self, operation: dict) -> None:
         responses = operation["responses"]

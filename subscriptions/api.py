@@ -102,7 +102,10 @@ class SubscriptionDetailView(generics.GenericAPIView):
         responses={
             200: SubscriptionSerializer,
             201: SubscriptionSerializer,
-            409: OpenApiResponse(description="The status change is not allowed."),
+            409: OpenApiResponse(
+                description="The status change is not allowed (`invalid_transition`), or the "
+                "subscription belongs to another customer (`customer_mismatch`)."
+            ),
             **ERROR_RESPONSES,
         },
     )

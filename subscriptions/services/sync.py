@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from subscriptions.actors import Actor
 from subscriptions.enums import CancelledBy, EventKind
 from subscriptions.enums import SubscriptionStatus as Status
-from subscriptions.errors import SubscriptionInputError
+from subscriptions.errors import SubscriptionError, SubscriptionInputError
 from subscriptions.models import Customer, Plan, Subscription
 from subscriptions.services.ledger import _commit, _lock, _snapshot
 from subscriptions.services.lifecycle import (
@@ -68,7 +68,9 @@ def subscription_upsert(
     else:
         subscription = _lock(subscription)
         if subscription.customer_id != customer.pk:
-            raise SubscriptionInputError(_("A subscription cannot move to another customer."))
+            raise SubscriptionError(
+                _("A subscription cannot move to another customer."), code="customer_mismatch"
+            )
         changed = False
         if plan.pk != subscription.plan_id:
             subscription = subscription_change_plan(

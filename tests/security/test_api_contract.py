@@ -78,7 +78,7 @@ def test_the_schema_states_the_country_pattern_and_the_plausible_years(api):
     schema = api.get("/api/schema/?format=json").json()["components"]["schemas"]
     customer = schema["CustomerRequest"]["properties"]
     country = customer["country"]
-    assert "^([A-Za-z]{2})?$" in [part.get("pattern") for part in [country, *country["oneOf"]]]
+    assert "^[A-Za-z]{2}$" in [part.get("pattern") for part in [country, *country["oneOf"]]]
     pattern = customer["customer_since"]["pattern"]
     assert re.match(pattern, "1900-01-01") and re.match(pattern, "2018-05-02")
     assert not re.match(pattern, "0330-10-20") and not re.match(pattern, "1899-12-31")
@@ -215,3 +215,19 @@ def test_cancelled_by_without_a_cancellation_is_refused_and_a_later_one_corrects
     assert Subscription.objects.get(external_id="S1").events.order_by("-sequence").first().kind == (
         "updated"
     )
+
+
+def test_a_subscription_named_for_another_customer_is_a_409(api):
+    """Schema-valid, and refused for the state of the data, not the shape of the request."""
+    plan = make_plan(code="standard")
+    first, second = make_customer(), make_customer()
+    body = {"customer": first.external_id, "plan": plan.code}
+    api.put("/api/v1/subscriptions/S1/", body, format="json")
+    response = api.put(
+        "/api/v1/subscriptions/S1/", {**body, "customer": second.external_id}, format="json"
+    )
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "A subscription cannot move to another customer.",
+        "code": "customer_mismatch",
+    }
