@@ -43,7 +43,8 @@ _CONTROL = "\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069"
 
 def text_pattern(*, refused: str, blank_allowed: bool) -> str:
     if blank_allowed:
-        return f"^[^{refused}]*$"
+        # drf-spectacular offers "" as a second branch of a oneOf: this one must not match it.
+        return f"^[^{refused}]+$"
     return f"^[^{refused}]*[^\\s{refused}][^{refused}]*$"
 
 
@@ -73,11 +74,13 @@ class ScopedAutoSchema(AutoSchema):
         if direction == "request" and free_text:
             validators = getattr(field, "validators", [])
             controls = any(getattr(v, "refuses_control_characters", False) for v in validators)
-            trimmed = isinstance(field, serializers.CharField) and field.trim_whitespace
-            schema["pattern"] = text_pattern(
-                refused=_CONTROL if controls else _NUL,
-                blank_allowed=not trimmed or field.allow_blank,
-            )
+            if isinstance(field, serializers.CharField):
+                schema["pattern"] = text_pattern(
+                    refused=_CONTROL if controls else _NUL,
+                    blank_allowed=field.allow_blank or not field.trim_whitespace,
+                )
+            else:
+                schema["pattern"] = f"^[^{_CONTROL if controls else _NUL}]*$"
         return schema
 
     def _add_errors(self, operation: dict) -> None:

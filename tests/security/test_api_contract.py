@@ -3,6 +3,7 @@ contract break found by an outside client or by schemathesis against a live serv
 
 import re
 
+import jsonschema
 import pytest
 
 from subscriptions.models import Customer, Subscription
@@ -231,3 +232,25 @@ def test_a_subscription_named_for_another_customer_is_a_409(api):
         "detail": "A subscription cannot move to another customer.",
         "code": "customer_mismatch",
     }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "accepted"),
+    [
+        ("name", "Mette\u0000", False),
+        ("name", "Mette\nNielsen", False),
+        ("name", "   ", False),
+        ("name", "Mette Nielsen", True),
+        ("phone", "+45\u202e20", False),
+        ("phone", "", True),
+    ],
+)
+def test_text_fields_state_what_they_refuse_as_their_schema_pattern(api, field, value, accepted):
+    """A schema-valid name with a NUL, a newline or only spaces was refused: the schema's
+    pattern now says what the API refuses, and the two agree."""
+    schema = api.get("/api/schema/?format=json").json()["components"]["schemas"]
+    property_schema = schema["CustomerRequest"]["properties"][field]
+    response = api.put("/api/v1/customers/C1/", {**CUSTOMER, field: value}, format="json")
+    errors = list(jsonschema.Draft4Validator(property_schema).iter_errors(value))
+    assert (not errors) == accepted, errors
+    assert (response.status_code < 400) == accepted, response.json()
