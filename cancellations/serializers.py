@@ -60,7 +60,7 @@ class CallbackSerializer(serializers.ModelSerializer):
 class CancellationCaseSerializer(serializers.ModelSerializer):
     subscription = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
     customer = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
-    reason = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    reason = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     offers = OfferSerializer(many=True, read_only=True)
     callbacks = serializers.SerializerMethodField()
 

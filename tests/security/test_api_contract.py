@@ -254,3 +254,20 @@ def test_text_fields_state_what_they_refuse_as_their_schema_pattern(api, field, 
     errors = list(jsonschema.Draft4Validator(property_schema).iter_errors(value))
     assert (not errors) == accepted, errors
     assert (response.status_code < 400) == accepted, response.json()
+
+
+def test_a_case_without_a_reason_is_described_as_such_by_the_schema(api):
+    """A case declined without a reason answered "reason": null, which the schema forbade."""
+    from django.apps import apps
+
+    from cancellations import services
+    from cancellations.defaults import ensure_defaults
+    from subscriptions.actors import Actor
+    from tests.factories import make_subscription
+
+    ensure_defaults(apps)
+    subscription = make_subscription(plan=make_plan(code="standard"))
+    case = services.cancellation_start(subscription=subscription, actor=Actor.customer())
+    assert api.get(f"/api/v1/cancellations/{case.pk}/").json()["reason"] is None
+    schema = api.get("/api/schema/?format=json").json()["components"]["schemas"]
+    assert schema["CancellationCase"]["properties"]["reason"]["nullable"] is True
