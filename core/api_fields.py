@@ -104,6 +104,27 @@ class PlausibleDateField(serializers.DateField):
         return date
 
 
+class PlausibleDateTimeField(serializers.DateTimeField):
+    """A date and time from 1900 to 2099. The year 247 was accepted and answered with the
+    local time zone's offset of that age (``+01:12:12``), which no client can parse."""
+
+    def to_internal_value(self, value):
+        moment = super().to_internal_value(value)
+        if not 1900 <= moment.year <= 2099:
+            raise serializers.ValidationError(_("Use a time between 1900 and 2099."))
+        return moment
+
+
+class PlausibleDateTimeFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = PlausibleDateTimeField
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = {"type": "string", "format": "date-time"}
+        if direction == "request":
+            schema["pattern"] = r"^(19|20)\d\d-"
+        return schema
+
+
 class PlausibleDateFieldSchema(OpenApiSerializerFieldExtension):
     target_class = PlausibleDateField
     match_subclasses = True

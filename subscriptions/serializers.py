@@ -5,6 +5,7 @@ from core.api_fields import (
     BlankAsNullChoiceField,
     CountryField,
     PlausibleDateField,
+    PlausibleDateTimeField,
     StrictJSONTypes,
 )
 from subscriptions.enums import CancelledBy, ConsentSource, Locale, SubscriptionStatus
@@ -55,8 +56,11 @@ class SubscriptionSerializer(StrictJSONTypes, serializers.ModelSerializer):
     )
     plan = serializers.SlugRelatedField(slug_field="code", queryset=Plan.objects.all())
     status = serializers.ChoiceField(choices=SubscriptionStatus.choices, required=False)
-    started_at = serializers.DateTimeField(required=False)
-    current_period_end = serializers.DateTimeField(required=False)
+    started_at = PlausibleDateTimeField(required=False)
+    current_period_end = PlausibleDateTimeField(required=False)
+    paused_until = PlausibleDateTimeField(required=False, allow_null=True)
+    cancel_at = PlausibleDateTimeField(required=False, allow_null=True)
+    cancelled_at = PlausibleDateTimeField(required=False, allow_null=True)
     monthly_amount = AmountField(required=False)
     cancelled_by = BlankAsNullChoiceField(
         choices=CancelledBy.choices,

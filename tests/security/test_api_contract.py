@@ -271,3 +271,18 @@ def test_a_case_without_a_reason_is_described_as_such_by_the_schema(api):
     assert api.get(f"/api/v1/cancellations/{case.pk}/").json()["reason"] is None
     schema = api.get("/api/schema/?format=json").json()["components"]["schemas"]
     assert schema["CancellationCase"]["properties"]["reason"]["nullable"] is True
+
+
+@pytest.mark.parametrize("field", ["started_at", "current_period_end", "cancel_at"])
+def test_a_time_in_the_year_247_is_refused(api, field):
+    """It was stored, and answered with the local zone's offset of that age (+01:12:12),
+    which is no RFC 3339 date-time; found by the live schemathesis run."""
+    customer = make_customer()
+    body = {"customer": customer.external_id, "plan": make_plan(code="standard").code}
+    response = api.put(
+        "/api/v1/subscriptions/S1/", {**body, field: "0247-01-08T20:39:10Z"}, format="json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == [field]
+    schema = api.get("/api/schema/?format=json").json()["components"]["schemas"]
+    assert not re.match(schema["SubscriptionRequest"]["properties"][field]["pattern"], "0247")
