@@ -4,6 +4,7 @@ from rest_framework import serializers
 from cancellations import selectors
 from cancellations.enums import CaseChannel
 from cancellations.models import CancellationCase, ExitReason, Offer
+from core.api_fields import StrictJSONTypes
 from desk.enums import CallbackWindow
 from desk.models import CallbackRequest
 from subscriptions.enums import Locale
@@ -59,7 +60,7 @@ class CallbackSerializer(serializers.ModelSerializer):
 class CancellationCaseSerializer(serializers.ModelSerializer):
     subscription = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
     customer = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
-    reason = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    reason = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     offers = OfferSerializer(many=True, read_only=True)
     callbacks = serializers.SerializerMethodField()
 
@@ -94,7 +95,7 @@ class CancellationCaseSerializer(serializers.ModelSerializer):
         return CallbackSerializer(selectors.case_callbacks(case=case), many=True).data
 
 
-class CaseStartSerializer(serializers.Serializer):
+class CaseStartSerializer(StrictJSONTypes, serializers.Serializer):
     subscription = serializers.CharField(max_length=64, help_text="The subscription's external id.")
     reason = serializers.SlugRelatedField(
         slug_field="code",
@@ -107,7 +108,7 @@ class CaseStartSerializer(serializers.Serializer):
     language = serializers.ChoiceField(choices=Locale.choices, required=False)
 
 
-class OfferAcceptSerializer(serializers.Serializer):
+class OfferAcceptSerializer(StrictJSONTypes, serializers.Serializer):
     offer = serializers.IntegerField(help_text="The id of one of the case's offers.")
     months = serializers.IntegerField(
         min_value=1, max_value=3, required=False, help_text="For a pause: how many months."
@@ -116,7 +117,7 @@ class OfferAcceptSerializer(serializers.Serializer):
     callback_window = serializers.ChoiceField(choices=CallbackWindow.choices, required=False)
 
 
-class DeclineSerializer(serializers.Serializer):
+class DeclineSerializer(StrictJSONTypes, serializers.Serializer):
     text = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     immediately = serializers.BooleanField(
         default=False, help_text="End now instead of at the end of the paid period."

@@ -5,6 +5,7 @@ Shape: ``{"detail": ..., "code": ..., "errors": {field: [messages]}}``.
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -17,6 +18,22 @@ def error_body(detail, code: str, errors=None) -> dict:
     if errors:
         body["errors"] = errors
     return body
+
+
+def _error_codes(detail):
+    if isinstance(detail, dict):
+        for value in detail.values():
+            yield from _error_codes(value)
+    elif isinstance(detail, list):
+        for value in detail:
+            yield from _error_codes(value)
+    else:
+        yield getattr(detail, "code", None)
+
+
+def names_only_missing_objects(errors) -> bool:
+    codes = set(_error_codes(errors))
+    return codes == {"does_not_exist"}
 
 
 def exception_handler(exc, context):
@@ -33,7 +50,13 @@ def exception_handler(exc, context):
         return None
     if isinstance(exc, exceptions.ValidationError):
         errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = error_body("Invalid input.", "invalid", errors)
+        if names_only_missing_objects(errors):
+            # Well-formed input naming a plan, customer or reason that does not exist: the
+            # same answer as a path naming one (the schema cannot list what exists).
+            response.status_code = status.HTTP_404_NOT_FOUND
+            response.data = error_body(_("Not found."), "not_found", errors)
+        else:
+            response.data = error_body("Invalid input.", "invalid", errors)
     elif isinstance(exc, exceptions.APIException):
         detail = exc.detail
         code = getattr(detail, "code", None) or exc.default_code

@@ -81,9 +81,7 @@ class CallbackRequestAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     def due(self, obj):
         stamp = timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M")
         if obj.status in LIVE and obj.due_at < timezone.now():
-            return format_html(
-                '<strong class="overdue" style="color:#ba2121">{} overdue</strong>', stamp
-            )
+            return format_html('<strong class="overdue">{} overdue</strong>', stamp)
         return stamp
 
     @admin.display(description="phone")

@@ -13,7 +13,7 @@ from privacy.serializers import ErasureSerializer
 from subscriptions.api import ERROR_RESPONSES, api_actor
 from subscriptions.selectors import customer_list
 
-AUTH_AND_NOT_FOUND = {code: ERROR_RESPONSES[code] for code in (401, 404)}
+AUTH_AND_NOT_FOUND = {404: ERROR_RESPONSES[404]}
 
 
 class CustomerExportView(APIView):

@@ -1,5 +1,6 @@
 """The dashboard's figures as JSON, for the company's own reporting."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,6 +10,8 @@ from retention import definitions, selectors
 from retention.selectors import Filters
 from retention.serializers import SummaryQuerySerializer, SummarySerializer
 from subscriptions.api import ERROR_RESPONSES
+
+ID_SCHEMA = {"type": "integer", "minimum": 1}
 
 
 def _winback(summary: selectors.WinbackSummary) -> dict:
@@ -39,10 +42,17 @@ class MetricsSummaryView(APIView):
             + definitions.as_text()
         ),
         parameters=[
-            OpenApiParameter("from", str, required=True, description="First day, YYYY-MM-DD."),
-            OpenApiParameter("to", str, required=True, description="Last day, YYYY-MM-DD."),
+            OpenApiParameter(
+                "from", OpenApiTypes.DATE, required=True, description="First day, YYYY-MM-DD."
+            ),
+            OpenApiParameter(
+                "to",
+                OpenApiTypes.DATE,
+                required=True,
+                description="Last day, YYYY-MM-DD: on or after `from`, at most three years on.",
+            ),
             OpenApiParameter("channel", str, enum=["web", "phone", "api"]),
-            OpenApiParameter("plan", int, description="A plan id."),
+            OpenApiParameter("plan", ID_SCHEMA, description="A plan id (404 when no plan has it)."),
             OpenApiParameter(
                 "churn_group",
                 str,
@@ -54,9 +64,11 @@ class MetricsSummaryView(APIView):
                     "self_switcher",
                 ],
             ),
-            OpenApiParameter("campaign", int, description="A campaign id."),
+            OpenApiParameter(
+                "campaign", ID_SCHEMA, description="A campaign id (404 when no campaign has it)."
+            ),
         ],
-        responses={200: SummarySerializer, 400: ERROR_RESPONSES[400], 401: ERROR_RESPONSES[401]},
+        responses={200: SummarySerializer, **ERROR_RESPONSES},
     )
     def get(self, request):
         query = SummaryQuerySerializer(data=request.query_params)

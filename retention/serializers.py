@@ -1,7 +1,10 @@
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from cancellations.enums import CaseChannel, ChurnGroup
 from retention.forms import MAX_DAYS
+from subscriptions.models import Plan
+from winback.models import Campaign
 
 
 class SummaryQuerySerializer(serializers.Serializer):
@@ -17,6 +20,16 @@ class SummaryQuerySerializer(serializers.Serializer):
         fields["from"] = serializers.DateField(help_text="First day, YYYY-MM-DD.")
         fields["to"] = serializers.DateField(help_text="Last day, YYYY-MM-DD (inclusive).")
         return fields
+
+    def validate_plan(self, value: int) -> int:
+        if not Plan.objects.filter(pk=value).exists():
+            raise serializers.ValidationError(_("No plan has this id."), code="does_not_exist")
+        return value
+
+    def validate_campaign(self, value: int) -> int:
+        if not Campaign.objects.filter(pk=value).exists():
+            raise serializers.ValidationError(_("No campaign has this id."), code="does_not_exist")
+        return value
 
     def validate(self, attrs):
         if attrs["from"] > attrs["to"]:

@@ -13,8 +13,10 @@ from subscriptions.serializers import CustomerSerializer, SubscriptionSerializer
 
 ERROR_RESPONSES = {
     400: OpenApiResponse(description="Invalid input: per-field errors in `errors`."),
-    401: OpenApiResponse(description="Missing or invalid API key."),
-    404: OpenApiResponse(description="Not found."),
+    404: OpenApiResponse(
+        description="Not found: the object in the path, or one the body names by its id or "
+        "code (then `errors` names the field)."
+    ),
 }
 
 
@@ -44,7 +46,15 @@ class CustomerDetailView(generics.GenericAPIView):
 
     @extend_schema(
         summary="Create or update a customer by external id (idempotent).",
-        responses={200: CustomerSerializer, 201: CustomerSerializer, **ERROR_RESPONSES},
+        responses={
+            200: CustomerSerializer,
+            201: CustomerSerializer,
+            **ERROR_RESPONSES,
+            409: OpenApiResponse(
+                description="The customer's personal data was erased, so it cannot be sent in "
+                "again (`customer_erased`)."
+            ),
+        },
     )
     def put(self, request, external_id: str):
         if len(external_id) > 64:
@@ -92,7 +102,10 @@ class SubscriptionDetailView(generics.GenericAPIView):
         responses={
             200: SubscriptionSerializer,
             201: SubscriptionSerializer,
-            409: OpenApiResponse(description="The status change is not allowed."),
+            409: OpenApiResponse(
+                description="The status change is not allowed (`invalid_transition`), or the "
+                "subscription belongs to another customer (`customer_mismatch`)."
+            ),
             **ERROR_RESPONSES,
         },
     )
@@ -117,6 +130,7 @@ class SubscriptionDetailView(generics.GenericAPIView):
             paused_until=data.get("paused_until"),
             cancel_at=data.get("cancel_at"),
             cancelled_at=data.get("cancelled_at"),
+            cancelled_by=data.get("cancelled_by"),
         )
         return Response(
             self.get_serializer(get_object_or_404(self.get_queryset(), pk=subscription.pk)).data,

@@ -64,6 +64,10 @@ def _flatten(detail) -> str:
     return str(detail)
 
 
+# CSV cells are text: "yes" and "1" are the file's way to say true.
+TEXT_VALUES = {"text_values": True}
+
+
 def _import_row(row: dict[str, str], actor: Actor) -> bool:
     missing = [name for name in REQUIRED if not (row.get(name) or "").strip()]
     if missing:
@@ -78,7 +82,7 @@ def _import_row(row: dict[str, str], actor: Actor) -> bool:
     }
     if row.get("marketing_consent", "").strip():
         customer_data["marketing_consent"] = row["marketing_consent"]
-    customer_serializer = CustomerSerializer(data=customer_data)
+    customer_serializer = CustomerSerializer(data=customer_data, context=TEXT_VALUES)
     customer_serializer.is_valid(raise_exception=True)
     with transaction.atomic():
         customer, _, customer_changed = services.customer_upsert(
@@ -90,7 +94,9 @@ def _import_row(row: dict[str, str], actor: Actor) -> bool:
         subscription_data |= {
             k: row[k] for k in OPTIONAL_SUBSCRIPTION if (row.get(k) or "").strip()
         }
-        subscription_serializer = SubscriptionSerializer(data=subscription_data)
+        subscription_serializer = SubscriptionSerializer(
+            data=subscription_data, context=TEXT_VALUES
+        )
         subscription_serializer.is_valid(raise_exception=True)
         data = subscription_serializer.validated_data
         _, _, subscription_changed = services.subscription_upsert(

@@ -1,11 +1,28 @@
 from rest_framework import serializers
 
-from subscriptions.enums import Locale, SubscriptionStatus
+from core.api_fields import (
+    AmountField,
+    BlankAsNullChoiceField,
+    CountryField,
+    PlausibleDateField,
+    PlausibleDateTimeField,
+    StrictJSONTypes,
+)
+from subscriptions.enums import CancelledBy, ConsentSource, Locale, SubscriptionStatus
 from subscriptions.models import Customer, Plan, Subscription
 
 
-class CustomerSerializer(serializers.ModelSerializer):
+class CustomerSerializer(StrictJSONTypes, serializers.ModelSerializer):
     locale = serializers.ChoiceField(choices=Locale.choices, default=Locale.EN)
+    country = CountryField(required=False, help_text="ISO 3166-1 alpha-2, e.g. SE, or blank.")
+    customer_since = PlausibleDateField(
+        help_text="When they became a customer: a date from 1900 to the end of next year."
+    )
+    marketing_consent_source = BlankAsNullChoiceField(
+        choices=ConsentSource.choices,
+        read_only=True,
+        help_text="Where the consent (or its withdrawal) was recorded; null when never.",
+    )
 
     class Meta:
         model = Customer
@@ -32,22 +49,25 @@ class CustomerSerializer(serializers.ModelSerializer):
         ]
         extra_kwargs = {"marketing_consent": {"required": False}}
 
-    def validate_country(self, value: str) -> str:
-        if value and (len(value) != 2 or not value.isalpha()):
-            raise serializers.ValidationError("Use a two-letter ISO 3166 country code, e.g. SE.")
-        return value.upper()
 
-
-class SubscriptionSerializer(serializers.ModelSerializer):
+class SubscriptionSerializer(StrictJSONTypes, serializers.ModelSerializer):
     customer = serializers.SlugRelatedField(
         slug_field="external_id", queryset=Customer.objects.all()
     )
     plan = serializers.SlugRelatedField(slug_field="code", queryset=Plan.objects.all())
     status = serializers.ChoiceField(choices=SubscriptionStatus.choices, required=False)
-    started_at = serializers.DateTimeField(required=False)
-    current_period_end = serializers.DateTimeField(required=False)
-    monthly_amount = serializers.DecimalField(
-        max_digits=10, decimal_places=2, min_value=0, required=False
+    started_at = PlausibleDateTimeField(required=False)
+    current_period_end = PlausibleDateTimeField(required=False)
+    paused_until = PlausibleDateTimeField(required=False, allow_null=True)
+    cancel_at = PlausibleDateTimeField(required=False, allow_null=True)
+    cancelled_at = PlausibleDateTimeField(required=False, allow_null=True)
+    monthly_amount = AmountField(required=False)
+    cancelled_by = BlankAsNullChoiceField(
+        choices=CancelledBy.choices,
+        required=False,
+        help_text="Who ended it, with the status cancelled or cancel_pending: the customer "
+        "(the default) or the company, for non-payment or misuse (win-back then treats them "
+        "as deliberately pushed away).",
     )
 
     class Meta:
@@ -62,6 +82,7 @@ class SubscriptionSerializer(serializers.ModelSerializer):
             "paused_until",
             "cancel_at",
             "cancelled_at",
+            "cancelled_by",
             "monthly_amount",
             "currency",
             "discount_percent",

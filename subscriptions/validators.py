@@ -14,3 +14,7 @@ def validate_no_control_characters(value: str) -> None:
     shown in emails, CSV files, logs and the admin, and must look there as it was typed."""
     if any(unicodedata.category(char) == "Cc" or char in BIDI_CONTROLS for char in value):
         raise ValidationError(_("Control characters are not allowed."), code="control_characters")
+
+
+# The API schema states this as a pattern (core/api_schema.py).
+validate_no_control_characters.refuses_control_characters = True

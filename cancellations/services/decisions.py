@@ -24,6 +24,7 @@ from cancellations.services.cases import (
 from cancellations.webhooks import case_event_publish
 from core.dates import add_months
 from core.enums import WebhookEventType
+from core.errors import NotFoundError
 from desk import services as desk_services
 from desk.enums import CALLBACK_WINDOW_START, CallbackSource, CallbackWindow
 from subscriptions import services as subscription_services
@@ -153,9 +154,11 @@ def offer_accept(
     now = now or timezone.now()
     options = options or {}
     case = _lock_case(case)
-    offer = case.offers.filter(pk=offer_id, withdrawn=False).first()
+    offer = case.offers.filter(pk=offer_id).first()
     if offer is None:
-        raise CancellationInputError(_("This offer is no longer available."))
+        raise NotFoundError(_("This case has no offer with this id."))
+    if offer.withdrawn:
+        raise CancellationError(_("This offer is no longer available."))
     if case.outcome != CaseOutcome.OPEN and case.accepted_offer_id == offer.pk:
         return case
     _require_open(case)

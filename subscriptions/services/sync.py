@@ -11,9 +11,9 @@ from core.dates import add_months
 from core.outbox.billing import billing_command_queue
 from subscriptions.actors import Actor
 from subscriptions.billing import billing_gateway
-from subscriptions.enums import EventKind
+from subscriptions.enums import CancelledBy, EventKind
 from subscriptions.enums import SubscriptionStatus as Status
-from subscriptions.errors import SubscriptionInputError
+from subscriptions.errors import SubscriptionError, SubscriptionInputError
 from subscriptions.models import Customer, Plan, Subscription, SubscriptionEvent
 from subscriptions.services.ledger import _commit, _lock, _snapshot
 from subscriptions.services.lifecycle import (
@@ -27,6 +27,8 @@ from subscriptions.services.lifecycle import (
     subscription_withdraw_cancel,
 )
 from subscriptions.webhooks import ledger_event_publish
+
+ENDING = {Status.CANCELLED, Status.CANCEL_PENDING}
 
 
 @transaction.atomic
@@ -43,11 +45,15 @@ def subscription_upsert(
     paused_until: datetime | None = None,
     cancel_at: datetime | None = None,
     cancelled_at: datetime | None = None,
+    cancelled_by: str | None = None,
 ) -> tuple[Subscription, bool, bool]:
     """Create or update a subscription by external id. Returns (subscription, created, changed).
 
     Status changes go through the lifecycle services above (so they are validated and
     ledgered like any other change); the same input twice changes nothing the second time.
+    ``cancelled_by`` says who ended it (the customer, or the company for non-payment or
+    misuse): it goes with a cancelled or scheduled cancellation, and corrects the one
+    already recorded (an UPDATED ledger row).
     """
     now = timezone.now()
     subscription = Subscription.objects.filter(external_id=external_id).first()
@@ -66,7 +72,9 @@ def subscription_upsert(
     else:
         subscription = _lock(subscription)
         if subscription.customer_id != customer.pk:
-            raise SubscriptionInputError(_("A subscription cannot move to another customer."))
+            raise SubscriptionError(
+                _("A subscription cannot move to another customer."), code="customer_mismatch"
+            )
         changed = False
         if plan.pk != subscription.plan_id:
             subscription = subscription_change_plan(
@@ -85,6 +93,10 @@ def subscription_upsert(
                 setattr(subscription, field, value)
             _commit(subscription, kind=EventKind.UPDATED, actor=actor, before=before)
             changed = True
+    if cancelled_by and (status or subscription.status) not in ENDING:
+        raise SubscriptionInputError(
+            _("cancelled_by goes with the status cancelled or cancel_pending.")
+        )
     if status and status != subscription.status:
         _transition_to(
             subscription,
@@ -93,8 +105,15 @@ def subscription_upsert(
             paused_until=paused_until,
             cancel_at=cancel_at,
             cancelled_at=cancelled_at or now,
+            cancelled_by=cancelled_by,
         )
         subscription.refresh_from_db()
+        changed = True
+    elif cancelled_by and cancelled_by != subscription.cancelled_by:
+        subscription = _lock(subscription)
+        before = _snapshot(subscription)
+        subscription.cancelled_by = cancelled_by
+        _commit(subscription, kind=EventKind.UPDATED, actor=actor, before=before)
         changed = True
     return subscription, created, changed
 
@@ -107,10 +126,13 @@ def _transition_to(
     paused_until: datetime | None,
     cancel_at: datetime | None,
     cancelled_at: datetime,
+    cancelled_by: str | None,
 ) -> None:
     current = subscription.status
     if status == Status.CANCELLED:
-        subscription_cancel(subscription=subscription, actor=actor, now=cancelled_at)
+        subscription_cancel(
+            subscription=subscription, actor=actor, cancelled_by=cancelled_by, now=cancelled_at
+        )
     elif status == Status.PAUSED:
         if paused_until is None:
             raise SubscriptionInputError(_("A paused subscription needs paused_until."))
@@ -118,7 +140,12 @@ def _transition_to(
     elif status == Status.CANCEL_PENDING:
         if cancel_at is None:
             raise SubscriptionInputError(_("A scheduled cancellation needs cancel_at."))
-        subscription_schedule_cancel(subscription=subscription, actor=actor, at=cancel_at)
+        subscription_schedule_cancel(
+            subscription=subscription,
+            actor=actor,
+            at=cancel_at,
+            cancelled_by=cancelled_by or CancelledBy.CUSTOMER,
+        )
     elif current == Status.PAUSED:
         subscription_resume(subscription=subscription, actor=actor)
     elif current == Status.CANCEL_PENDING:

@@ -114,14 +114,18 @@ def test_callback_over_the_api(api, subscription):
     assert CallbackRequest.objects.count() == 1
 
 
-def test_invalid_input_is_a_clear_400(api, subscription):
+def test_invalid_input_is_a_clear_400_and_a_missing_object_a_404(api, subscription):
     response = open_case(api, subscription, "no-such-reason")
-    assert response.status_code == 400
-    assert "reason" in response.json()["errors"]
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": "Not found.",
+        "code": "not_found",
+        "errors": {"reason": ["Object with code=no-such-reason does not exist."]},
+    }
     case = open_case(api, subscription).json()
     response = api.post(f"/api/v1/cancellations/{case['id']}/accept/", {"offer": 0}, format="json")
-    assert response.status_code == 400
-    assert response.json()["detail"] == "This offer is no longer available."
+    assert response.status_code == 404
+    assert response.json()["detail"] == "This case has no offer with this id."
     pause = case["offers"][0]["id"]
     response = api.post(
         f"/api/v1/cancellations/{case['id']}/accept/", {"offer": pause, "months": 7}, format="json"

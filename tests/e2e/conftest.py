@@ -60,8 +60,9 @@ def browser():
 def open_page(browser, live_server):
     """Opens a page in a new browser context (a new visitor) pointed at the live server.
 
-    Fails the test if the server answered any request with a 4xx/5xx or a page raised a
-    script error (a missing stylesheet would leave the admin or the dashboard unstyled).
+    Fails the test if the server answered any request with a 4xx/5xx, a page raised a
+    script error (a missing stylesheet would leave the admin or the dashboard unstyled) or
+    the browser refused something under the Content-Security-Policy (an inline style).
     """
     contexts, broken = [], []
 
@@ -84,6 +85,14 @@ def open_page(browser, live_server):
             ),
         )
         page.on("pageerror", lambda error: broken.append(f"script error: {error}"))
+        page.on(
+            "console",
+            lambda message: (
+                broken.append(f"policy violation: {message.text}")
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
         return page
 
     yield open_

@@ -82,6 +82,6 @@ def test_the_schema_documents_both_endpoints(anonymous_api):
 
     export = schema["paths"]["/api/v1/customers/{external_id}/export/"]["get"]
     erase = schema["paths"]["/api/v1/customers/{external_id}/erase/"]["post"]
-    assert set(export["responses"]) == {"200", "401", "404"}
-    assert set(erase["responses"]) == {"200", "401", "404"}
+    assert set(export["responses"]) == {"200", "401", "403", "404", "429"}
+    assert set(erase["responses"]) == {"200", "401", "403", "404", "409", "429"}
     assert "GDPR" in erase["summary"]

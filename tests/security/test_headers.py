@@ -1,8 +1,9 @@
 """The Content-Security-Policy and the other security headers on every kind of page:
 customer pages, the admin, the dashboard and the API docs. No page of ours relies on an
-inline script, so the policy can forbid them."""
+inline script or an inline style, so the policy can forbid both."""
 
 import re
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -20,6 +21,7 @@ REQUIRED_DIRECTIVES = {
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>\s*\S", re.IGNORECASE)
 EVENT_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.IGNORECASE)
+INLINE_STYLE = re.compile(r"<style\b|<[^>]+\sstyle\s*=", re.IGNORECASE)
 
 
 def policy(response) -> dict[str, str]:
@@ -34,7 +36,9 @@ def assert_strict_policy(response):
         assert directives[name] == value, (name, directives.get(name))
     assert "'unsafe-inline'" not in directives["script-src"]
     assert "'unsafe-eval'" not in directives["script-src"]
+    assert directives["style-src"] == "'self'"
     html = response.content.decode()
+    assert not INLINE_STYLE.search(html), INLINE_STYLE.search(html).group(0)
     assert not INLINE_SCRIPT.search(html), INLINE_SCRIPT.search(html).group(0)
     assert not EVENT_HANDLER.search(html), EVENT_HANDLER.search(html).group(0)
 
@@ -71,6 +75,7 @@ def test_admin_pages_and_dashboard_send_a_strict_policy(client, manager, custome
         "/admin/desk/callbackrequest/",
         "/admin/core/webhookendpoint/add/",
         reverse("retention-dashboard"),
+        "/admin/retention/voice/",
     ]
     for path in paths:
         response = client.get(path)
@@ -93,3 +98,17 @@ def test_api_docs_load_their_script_from_our_origin(client):
 def test_error_and_json_answers_carry_the_policy_too(client, api):
     assert "frame-ancestors 'none'" in client.get("/no-such-page/")["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in api.get("/api/v1/customers/")["Content-Security-Policy"]
+
+
+def test_no_template_of_a_page_has_an_inline_style():
+    """The README promised styles from our own origin only while the policy allowed
+    'unsafe-inline' styles; emails are not pages (mail clients need inline styles)."""
+    root = Path(__file__).resolve().parents[2]
+    templates = [
+        path
+        for path in root.glob("*/**/templates/**/*.html")
+        if ".venv" not in path.parts and "emails" not in path.parts
+    ]
+    assert len(templates) > 20
+    offenders = [str(path) for path in templates if INLINE_STYLE.search(path.read_text())]
+    assert offenders == []

@@ -118,11 +118,11 @@ def test_subscription_put_creates_updates_and_repeats_without_new_events(api):
     assert kinds == [EventKind.STARTED, EventKind.PLAN_CHANGED]
 
 
-def test_subscription_put_unknown_plan_and_customer_is_400(api):
+def test_subscription_put_unknown_plan_and_customer_is_404(api):
     response = api.put(
         "/api/v1/subscriptions/bill-8/", {"customer": "ghost", "plan": "gold"}, format="json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert set(response.json()["errors"]) == {"customer", "plan"}
     assert not Subscription.objects.exists()
 

@@ -354,8 +354,9 @@ def test_subscription_upsert_status_change_goes_through_lifecycle():
 
 
 def test_subscription_upsert_refuses_moving_to_another_customer():
+    """A conflict with the data as it is (409 on the API), not a malformed request."""
     subscription = make_subscription()
-    with pytest.raises(services.SubscriptionInputError):
+    with pytest.raises(services.SubscriptionError, match="another customer"):
         services.subscription_upsert(
             external_id=subscription.external_id,
             customer=make_customer(),

@@ -341,3 +341,21 @@ def test_two_clicks_at_once_bring_the_customer_back_once(contacted):
     assert (
         outreach.lost_customer.subscription.events.filter(kind=EventKind.REACTIVATED).count() == 1
     )
+
+
+def test_a_comeback_is_at_the_plans_current_list_price_which_the_page_states(client, contacted):
+    """As the README says: not at the price they paid before (an old price ended with the
+    subscription; the come-back offer is the lower price), and never silently."""
+    from subscriptions.models import Subscription
+
+    outreach = contacted(locale="en")
+    subscription = outreach.lost_customer.subscription
+    Subscription.objects.filter(pk=subscription.pk).update(monthly_amount=Decimal("99.00"))
+    assert subscription.plan.monthly_price == Decimal("199.00")
+
+    page = client.get(comeback_path(outreach)).content.decode()
+    assert "active again from today, at SEK 199 a month" in page.replace("\xa0", " ")
+
+    client.post(comeback_path(outreach))
+    subscription.refresh_from_db()
+    assert (subscription.monthly_amount, subscription.discount_percent) == (Decimal("199.00"), 25)
