@@ -32,7 +32,7 @@ from cancellations.enums import CaseOutcome
 from cancellations.models import CancellationCase
 from core.api_auth import required_scope
 from core.enums import ApiScope
-from core.models import ApiKey, OutboundEmail, WebhookDelivery
+from core.models import ApiKey, BillingCommand, OutboundEmail, WebhookDelivery
 from core.roles import AGENTS
 from core.services import api_key_create
 from desk.enums import CallbackSource
@@ -63,6 +63,7 @@ AGENT_MAY = {
     "core.outboundemail": "",
     "core.webhookendpoint": "",
     "core.webhookdelivery": "",
+    "core.billingcommand": "",
     "subscriptions.customer": "v",
     "subscriptions.plan": "v",
     "subscriptions.subscription": "v",
@@ -193,6 +194,11 @@ def staff_pages(w) -> dict[str, list[Row]]:
             )
         ],
         "healthz": [Row("get", "/healthz", dict.fromkeys(PERSONAS, 200))],
+        # Stripe's webhooks: only a valid Stripe-Signature counts, whoever posts.
+        "stripe-webhook": [
+            Row("post", "/billing/stripe/webhook/", dict.fromkeys(PERSONAS, 400)),
+            Row("get", "/billing/stripe/webhook/", dict.fromkeys(PERSONAS, 405)),
+        ],
         "api-schema": [Row("get", "/api/schema/", dict.fromkeys(PERSONAS, 200))],
         "api-docs": [Row("get", "/api/docs/", dict.fromkeys(PERSONAS, 200))],
     }
@@ -308,6 +314,13 @@ def world(customer_a, customer_b, manager, agent, outsider):
         sequence=1,
         payload={},
     )
+    BillingCommand.objects.create(
+        subscription_id=customer_a.subscription.pk,
+        ledger_event_id=customer_a.subscription.events.order_by("pk").first().pk,
+        kind="cancelled",
+        status="refused",
+        last_error="HTTP 402: Your card was declined.",
+    )
     AccessAttempt.objects.create(username="x", ip_address="10.0.0.1", failures_since_start=1)
     AccessLog.objects.create(username="x", ip_address="10.0.0.1")
     AccessFailureLog.objects.create(username="x", ip_address="10.0.0.1")
@@ -401,6 +414,7 @@ STAFF_PAGE_NAMES = [
     "admin:login",
     "admin:logout",
     "healthz",
+    "stripe-webhook",
     "api-schema",
     "api-docs",
 ]
@@ -503,6 +517,7 @@ def test_agents_cannot_reach_configuration_webhooks_privacy_or_the_dashboard():
         "view_apikey",
         "view_webhookendpoint",
         "view_webhookdelivery",
+        "view_billingcommand",
         "export_customer_data",
         "erase_customer_data",
         "view_dashboard",
