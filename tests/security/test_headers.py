@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
+from cancellations.links import cancel_link
+from tests.factories import make_plan, make_subscription
+
 pytestmark = pytest.mark.django_db
 
 REQUIRED_DIRECTIVES = {
@@ -55,7 +58,11 @@ def customer_page_paths(person) -> list[str]:
 
 
 def test_customer_pages_send_a_strict_policy(client, customer_a):
-    for path in customer_page_paths(customer_a):
+    # A customer who has not cancelled yet: the first page with its reasons, and the page
+    # that confirms a cancellation without one.
+    url, _ = cancel_link(subscription=make_subscription(plan=make_plan()))
+    first = url.removeprefix("http://testserver")
+    for path in [first, first + "leave/", *customer_page_paths(customer_a)]:
         response = client.get(path)
         assert response.status_code in (200, 400), path
         assert_strict_policy(response)
