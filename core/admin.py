@@ -266,8 +266,26 @@ class WebhookAttemptInline(admin.TabularInline):
         return False
 
 
+def pretty_json(value) -> str:
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True))
+
+
+class OutboxLogAdmin(admin.ModelAdmin):
+    """An outbox's rows, read-only: the change permission only unlocks the page's action
+    (send again, retry), never the form."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(OutboxLogAdmin):
     list_display = [
         "created_at",
         "event_type",
@@ -313,17 +331,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.display(description="payload")
     def payload_json(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # The page stays read-only; the permission only unlocks "Send again".
-        return obj is None and super().has_change_permission(request, obj)
+        return pretty_json(obj.payload)
 
     @admin.action(description="Send again (same event id)", permissions=["change"])
     def send_again(self, request, queryset):
@@ -343,7 +351,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(BillingCommand)
-class BillingCommandAdmin(admin.ModelAdmin):
+class BillingCommandAdmin(OutboxLogAdmin):
     """Decisions carried out in billing (Stripe). Refused and failed ones show billing's
     error; "Retry" sends them again with a new idempotency key."""
 
@@ -387,17 +395,7 @@ class BillingCommandAdmin(admin.ModelAdmin):
 
     @admin.display(description="command")
     def payload_json(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # The page stays read-only; the permission only unlocks "Retry".
-        return obj is None and super().has_change_permission(request, obj)
+        return pretty_json(obj.payload)
 
     @admin.action(description="Retry in billing (refused or failed ones)", permissions=["change"])
     def retry(self, request, queryset):
