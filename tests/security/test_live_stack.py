@@ -16,10 +16,11 @@ import urllib.request
 from collections import Counter
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from cancellations import links
-from cancellations.models import ExitReason
+from cancellations.models import CancellationCase, ExitReason
 from core.enums import ApiScope, WebhookDeliveryStatus
 from core.models import WebhookAttempt, WebhookDelivery
 from core.services import api_key_create
@@ -81,6 +82,7 @@ def test_the_security_rules_hold_on_a_live_stack_with_debug_off(
         plan=plan, email="greta.live@example.com", phone="+46701234567", locale="sv"
     )
     other = make_subscription(plan=plan, email="olle.other@example.com")
+    assisted = make_subscription(plan=plan, email="stina.assisted@example.com")
     # Saved before the rules existed (straight into the table): delivery must refuse it.
     make_endpoint(url=receiver.url)
     _, reader = api_key_create(name="reports", scopes=[ApiScope.READ])
@@ -155,6 +157,35 @@ def test_the_security_rules_hold_on_a_live_stack_with_debug_off(
         assert desk.get(f"{web.url}/admin/retention/dashboard/").status == 403
         assert desk.get(f"{web.url}/admin/core/webhookendpoint/").status == 403
         assert desk.get(f"{web.url}/admin/subscriptions/customer/").status == 200
+
+        # The agent makes a cancel link for a customer on the phone: logged with the reason,
+        # and the cancellation through it names the agent (web, assisted).
+        changelist = desk.get(f"{web.url}/admin/subscriptions/subscription/")
+        made = desk.post(
+            f"{web.url}/admin/subscriptions/subscription/",
+            {
+                "action": "create_cancel_links",
+                "_selected_action": str(assisted.pk),
+                "reason": "asked by phone, #4711",
+            },
+            changelist,
+        )
+        assert made.status == 200, made.text[:500]
+        staff_token = re.search(r"/cancel/([^/<\s]+)/", made.text)[1]
+        walk = walk_cancel_flow(
+            web.url,
+            staff_token,
+            reason_id=moving.pk,
+            accept=False,
+            deadline=time.monotonic() + 30,
+            source_ip=customer_ip(3),
+        )
+        assert walk.outcome == "done" and not walk.failed(), walk.responses
+        case = CancellationCase.objects.get(subscription=assisted)
+        assert (case.channel, case.actor, case.assisted) == ("web", agent, True)
+        assert LogEntry.objects.filter(
+            user=agent, object_id=str(assisted.pk), change_message__contains="#4711"
+        ).exists()
 
         # The customer cancels; the worker sends the receipt and refuses the webhooks to
         # this machine's own address.
