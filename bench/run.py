@@ -481,6 +481,7 @@ def plan_drain(count: int) -> tuple[int, datetime]:
     from django.db import connection
     from django.utils import timezone
 
+    from cancellations.enums import ChurnGroup
     from winback.enums import ConsentBasis, OutreachChannel, OutreachStatus
     from winback.models import Campaign, Outreach
 
@@ -498,6 +499,10 @@ def plan_drain(count: int) -> tuple[int, datetime]:
     campaign.active, campaign.starts_on, campaign.ends_on = True, None, None
     campaign.consent_basis = ConsentBasis.LEGITIMATE_INTEREST
     campaign.holdout_percent = 0
+    # Every churn group, so that the send (which checks the campaign's groups again, as the
+    # policy says) contacts every customer made due here instead of skipping most of them.
+    campaign.churn_groups = list(ChurnGroup.values)
+    campaign.include_deliberately_pushed = True
     campaign.save()
     with connection.cursor() as cursor:
         cursor.execute(
