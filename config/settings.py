@@ -410,8 +410,11 @@ TACK_EMAIL_LEASE_SECONDS = env.int("TACK_EMAIL_LEASE_SECONDS", default=600)
 TACK_EMAIL_MAX_ATTEMPTS = env.int("TACK_EMAIL_MAX_ATTEMPTS", default=6)
 TACK_EMAIL_REQUEUE_SECONDS = env.int("TACK_EMAIL_REQUEUE_SECONDS", default=0)
 # The outbox: how long a sender keeps trying to record an outcome it knows (the far side
-# answered) while the database refuses it, before it leaves the row to the lease.
-TACK_OUTBOX_RECORD_SECONDS = env.int("TACK_OUTBOX_RECORD_SECONDS", default=30)
+# answered) while the database refuses it, before it leaves the row to the lease (then the
+# sweep settles it by the kind's promise, after the lease: up to 10 minutes for email). Longer
+# than a database outage is expected to last (production saw 40 s), shorter than the shortest
+# lease (120 s) and the tasks' soft time limit (240 s).
+TACK_OUTBOX_RECORD_SECONDS = env.int("TACK_OUTBOX_RECORD_SECONDS", default=90)
 # The cancellation flow.
 TACK_CANCEL_LINK_MAX_AGE_DAYS = env.int("TACK_CANCEL_LINK_MAX_AGE_DAYS", default=7)
 TACK_CASE_ABANDON_HOURS = env.int("TACK_CASE_ABANDON_HOURS", default=24)

@@ -4,8 +4,9 @@ broker is lost mid-drain and comes back empty; everything is delivered soon afte
 - Database: a real worker reaches PostgreSQL through a gate that is shut mid-drain for
   ``DB_DOWN_SECONDS`` (every connection cut, new ones refused). Tasks that fail then are
   retried by Celery with backoff (at most 30 s apart) and an outcome already known is
-  recorded once the database answers again, so no sweep is run at all here: everything
-  is delivered within 60 s of the database's return.
+  recorded once the database answers again (its sender keeps trying for
+  TACK_OUTBOX_RECORD_SECONDS, 90 s, longer than the outage), so no sweep is run at all here:
+  everything is delivered within 60 s of the database's return.
 - Broker: a private Redis is stopped while a win-back drain, receipts and webhooks are in
   flight, and started again empty. The sweeps run at beat's own intervals; the first of
   each kind notices the empty broker and publishes again what it had published, so
@@ -13,6 +14,7 @@ broker is lost mid-drain and comes back empty; everything is delivered soon afte
 """
 
 import asyncio
+import threading
 import time
 from collections import Counter
 
@@ -50,8 +52,17 @@ RECOVERY_BOUND = 60
 
 
 class SlowSMTPHandler(CapturingSMTPHandler):
+    """Accepts each message after 50 ms; ``before_accepting(n)`` runs before it answers the
+    ``n``th, so a test can cut the database while a sender waits for that answer."""
+
+    def __init__(self, before_accepting=None):
+        super().__init__()
+        self.before_accepting = before_accepting
+
     async def handle_DATA(self, server, session, envelope):
         await asyncio.sleep(0.05)
+        if self.before_accepting is not None:
+            self.before_accepting(len(self.messages) + 1)
         return await super().handle_DATA(server, session, envelope)
 
 
@@ -83,10 +94,34 @@ def undelivered() -> dict:
     }
 
 
+def stuck() -> dict:
+    """What is not delivered yet, by status and attempts (for a failure's message)."""
+    return {
+        "emails": Counter(
+            OutboundEmail.objects.exclude(status=EmailStatus.SENT).values_list("status", "attempts")
+        ),
+        "webhooks": Counter(
+            WebhookDelivery.objects.exclude(status=WebhookDeliveryStatus.DELIVERED).values_list(
+                "status", "attempts"
+            )
+        ),
+    }
+
+
 def test_database_refused_mid_drain_everything_is_delivered_within_a_minute_of_its_return(
     broker, database_gate, receiver, settings, tmp_path
 ):
-    smtp = SMTPServer(SlowSMTPHandler())
+    shut = threading.Event()
+
+    def cut_the_database_at_the_fifth(n: int) -> None:
+        # The worker has claimed this email and waits for the mail server's answer: it has
+        # to record a "sent" while the database refuses it (the window where a short record
+        # window left the email claimed until its lease ran out, 10 minutes).
+        if n == 5 and not shut.is_set():
+            database_gate.shut()
+            shut.set()
+
+    smtp = SMTPServer(SlowSMTPHandler(before_accepting=cut_the_database_at_the_fifth))
     smtp.start()
     make_endpoint(url=receiver.url)
     env = tack_env(
@@ -99,13 +134,15 @@ def test_database_refused_mid_drain_everything_is_delivered_within_a_minute_of_i
     try:
         queue_receipts(RECEIPTS, "receipt")
         publish_events(EVENTS)
-        wait_until(lambda: len(smtp.messages) + len(receiver.accepted()) >= 5, timeout=60)
-        database_gate.shut()
+        assert shut.wait(timeout=60), "the worker did not send five emails"
         time.sleep(DB_DOWN_SECONDS)
         during = undelivered()
         database_gate.open()
         back = time.monotonic()
-        wait_until(lambda: undelivered() == {"emails": 0, "webhooks": 0}, timeout=90, interval=0.5)
+        try:
+            wait_until(lambda: undelivered() == {"emails": 0, "webhooks": 0}, timeout=90, interval=0.5)
+        except AssertionError:
+            raise AssertionError(f"still undelivered 90 s after: {stuck()}") from None
         recovered = time.monotonic() - back
     finally:
         stop_process(worker)
