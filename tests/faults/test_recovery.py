@@ -140,7 +140,9 @@ def test_database_refused_mid_drain_everything_is_delivered_within_a_minute_of_i
         database_gate.open()
         back = time.monotonic()
         try:
-            wait_until(lambda: undelivered() == {"emails": 0, "webhooks": 0}, timeout=90, interval=0.5)
+            wait_until(
+                lambda: undelivered() == {"emails": 0, "webhooks": 0}, timeout=90, interval=0.5
+            )
         except AssertionError:
             raise AssertionError(f"still undelivered 90 s after: {stuck()}") from None
         recovered = time.monotonic() - back
