@@ -240,6 +240,10 @@ def ensure_defaults(apps) -> None:
     """Create the default reasons and rules that do not exist yet (idempotent)."""
     ExitReason = apps.get_model("cancellations", "ExitReason")
     OfferRule = apps.get_model("cancellations", "OfferRule")
+    if ExitReason.objects.filter(code__in=[reason[0] for reason in REASONS]).count() == len(
+        REASONS
+    ) and OfferRule.objects.filter(name__in=[rule[0] for rule in RULES]).count() == len(RULES):
+        return  # all there (two queries instead of one per reason and rule)
     for order, (code, category, group, asks, labels, prompts) in enumerate(REASONS, start=1):
         fields = {
             "category": category,

@@ -87,6 +87,11 @@ def clone_database() -> tuple[str, str]:
         with connection.creation._nodb_cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {_quote(target)} WITH (FORCE)")
             cursor.execute(f"CREATE DATABASE {_quote(target)} TEMPLATE {_quote(template)}")
+            # A test database is thrown away: a commit need not wait for its WAL to reach
+            # the disk (the answers are the same; only a crash of the server could lose the
+            # last commits), and queries on a few rows are not worth compiling (JIT).
+            for setting in ("synchronous_commit TO off", "jit TO off"):
+                cursor.execute(f"ALTER DATABASE {_quote(target)} SET {setting}")
     connection.close()
     settings.DATABASES[connection.alias]["NAME"] = target
     connection.settings_dict["NAME"] = target

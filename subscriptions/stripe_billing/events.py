@@ -16,7 +16,6 @@ so involuntary churn is told apart from a customer's own decision.
 import logging
 from datetime import UTC, datetime
 
-import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
@@ -60,6 +59,9 @@ class StripeSignatureError(Exception):
 def stripe_event_verify(*, payload: bytes, signature: str) -> dict:
     """The event, if ``signature`` (the Stripe-Signature header) is Stripe's over
     ``payload`` with the signing secret and recent enough; else StripeSignatureError."""
+    import stripe  # here, not at import: the SDK takes a quarter of a second to import,
+    # and every process that loads the URLconf (each web and Celery worker) would pay it
+
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret or not signature:
         raise StripeSignatureError("missing signature or signing secret")
