@@ -177,12 +177,10 @@ def rate_with_volume(
     return _frame(title, body, [(rate_name, color), (count_name, "#d9d4c7")])
 
 
-def dashboard_charts(data: dict, *, minimum: int) -> dict[str, SafeString]:
-    """The dashboard's charts from its data: the overview's two, and one per tab where a
-    person would rather look than read."""
+def overview_charts(data: dict, *, minimum: int) -> dict[str, SafeString]:
+    """The overview's two charts: save rate and hit rate by week, with their volumes."""
     weeks = data["weekly"]
     labels = [week["week"].strftime("%d %b") for week in weeks]
-    mix = data["mix"]
     return {
         "save_rate": rate_with_volume(
             _("Save rate by week, with the decided cases"),
@@ -202,6 +200,15 @@ def dashboard_charts(data: dict, *, minimum: int) -> dict[str, SafeString]:
             count_name=_("Contacted"),
             minimum=minimum,
         ),
+    }
+
+
+def dashboard_charts(data: dict, *, minimum: int) -> dict[str, SafeString]:
+    """The dashboard's charts from its data: the overview's two, and one per tab where a
+    person would rather look than read."""
+    mix = data["mix"]
+    return {
+        **overview_charts(data, minimum=minimum),
         "reasons": bar_chart(
             _("Save rate by exit reason"),
             [(row[0], row[4].value or 0.0) for row in data["tables"]["cases_by_reason"].rows],

@@ -606,7 +606,7 @@ def winback_totals(filters: Filters, *, now: datetime) -> list[dict]:
     return _named(contacts.union(scan.comeback_totals(filters, now=now), all=True))
 
 
-def trend_rows(window: Filters) -> list[dict]:
+def trend_rows(window: Filters, *, mix: bool = True) -> list[dict]:
     cases = (
         _days(CaseDay, window)
         .annotate(series=Value("cases"), period=TruncWeek("day"), key=Value(""))
@@ -634,4 +634,4 @@ def trend_rows(window: Filters) -> list[dict]:
             ("churn_group", CASE_KEYS["churn_group"]),
         )
     ]
-    return list(cases.union(contacts, *mixes, all=True))
+    return list(cases.union(contacts, *(mixes if mix else []), all=True))

@@ -446,9 +446,10 @@ def winback_totals(filters: Filters, *, now: datetime) -> list[dict]:
 # --- Trends -------------------------------------------------------------------------------
 
 
-def trend_rows(window: Filters) -> list[dict]:
-    """Per week: saved and cancelled cases, first contacts and their comebacks; per month:
-    cancellations by exit reason and by churn group. Rows (series, period, key, a, b)."""
+def trend_rows(window: Filters, *, mix: bool = True) -> list[dict]:
+    """Per week: saved and cancelled cases, first contacts and their comebacks; per month
+    (unless ``mix`` is off): cancellations by exit reason and by churn group. Rows (series,
+    period, key, a, b)."""
     cases = (
         decided_cases(window)
         .annotate(series=Value("cases"), period=TruncWeek("decided_at"), key=Value(""))
@@ -476,4 +477,4 @@ def trend_rows(window: Filters) -> list[dict]:
         .order_by()
         for series, key in (("reason", CASE_KEYS["reason"]), ("churn_group", F("group")))
     ]
-    return list(cases.union(contacts, *mixes, all=True))
+    return list(cases.union(contacts, *(mixes if mix else []), all=True))

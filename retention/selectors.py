@@ -237,17 +237,24 @@ def winback_summary(filters: Filters, *, now: datetime | None = None, source=ROL
 # --- Trends -------------------------------------------------------------------------------
 
 
-def trends(filters: Filters, *, now: datetime | None = None, source: ModuleType = ROLLUPS) -> dict:
-    """Over the last 12 months: save rate and hit rate per week, and cancellations per month
-    by exit reason and by churn group (the top five of each, the rest as "other")."""
+def trends(
+    filters: Filters,
+    *,
+    now: datetime | None = None,
+    source: ModuleType = ROLLUPS,
+    mix: bool = True,
+) -> dict:
+    """Over the last 12 months: save rate and hit rate per week, and (unless ``mix`` is off)
+    cancellations per month by exit reason and by churn group (the top five of each, the
+    rest as "other")."""
     end = timezone.localdate(now or timezone.now())
     window = replace(filters, start=end - timedelta(weeks=52), end=end)
     by_week: dict[date, dict] = {}
-    mix: dict[str, dict] = {"reason": {}, "churn_group": {}}
-    for row in source.trend_rows(window):
+    months: dict[str, dict] = {"reason": {}, "churn_group": {}}
+    for row in source.trend_rows(window, mix=mix):
         day = row["period"].date() if isinstance(row["period"], datetime) else row["period"]
-        if row["series"] in mix:
-            mix[row["series"]].setdefault(row["key"] or "(none)", {})[day] = row["a"]
+        if row["series"] in months:
+            months[row["series"]].setdefault(row["key"] or "(none)", {})[day] = row["a"]
             continue
         entry = by_week.setdefault(day, {"week": day, "save_rate": None, "hit_rate": None})
         a, b = row["a"], row["b"]
@@ -257,7 +264,7 @@ def trends(filters: Filters, *, now: datetime | None = None, source: ModuleType 
             entry.update(comebacks=a, contacted=b, hit_rate=ratio(a, b))
     return {
         "weekly": [by_week[week] for week in sorted(by_week)],
-        "mix": {name: _top(series, 5) for name, series in mix.items()},
+        **({"mix": {name: _top(series, 5) for name, series in months.items()}} if mix else {}),
     }
 
 
@@ -336,26 +343,34 @@ def page_meta(language: str | None = None) -> tuple[dict[str, list[tuple[int, st
 
 
 def dashboard(
-    filters: Filters, *, now: datetime | None = None, source: ModuleType = ROLLUPS
+    filters: Filters,
+    *,
+    now: datetime | None = None,
+    source: ModuleType = ROLLUPS,
+    overview: bool = False,
 ) -> dict:
-    """Everything the dashboard shows, in a fixed number of queries whatever the data size."""
+    """Everything the dashboard shows, in a fixed number of queries whatever the data size;
+    with ``overview``, only what its first screen shows (the cards against the previous
+    period and the weekly rates), not the breakdowns of the other tabs."""
     now = now or timezone.now()
     cases, previous_cases = case_summaries(filters, now=now, source=source)
     winback, previous_winback = winback_summaries(filters, now=now, source=source)
-    return {
+    data = {
         "filters": filters,
         "now": now,
         "cases": cases,
         "previous_cases": previous_cases,
-        "breakdowns": case_breakdowns(filters, source=source),
-        "offers": offer_acceptance(filters, source=source),
-        "funnel": web_funnel(filters, source=source),
         "winback": winback,
         "previous_winback": previous_winback,
-        "winback_breakdowns": winback_breakdowns(filters, source=source),
-        **trends(filters, now=now, source=source),
+        **trends(filters, now=now, source=source, mix=not overview),
         "retain_vs_winback": retain_vs_winback(cases, winback),
     }
+    if not overview:
+        data["breakdowns"] = case_breakdowns(filters, source=source)
+        data["offers"] = offer_acceptance(filters, source=source)
+        data["funnel"] = web_funnel(filters, source=source)
+        data["winback_breakdowns"] = winback_breakdowns(filters, source=source)
+    return data
 
 
 def retain_vs_winback(cases: dict, winback: WinbackSummary) -> dict:

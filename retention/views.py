@@ -67,17 +67,24 @@ def dashboard(request):
     else:
         status = 400 if form.is_bound else 200
         filters = default_filters()
-    data = selectors.dashboard(filters)
-    all_tables = tables.all_tables(data, dict(choices["reason"]))
-    if request.GET.get("csv"):
-        return _csv(all_tables, request.GET["csv"], filters)
     tab = request.GET.get("tab", "overview")
-    if tab not in TABS:
-        raise Http404
-    by_name = {table.name: table for table in all_tables}
+    csv_name = request.GET.get("csv")
+    # The overview reads only its cards and weekly rates; the other tabs (and a CSV) read
+    # their breakdowns too.
+    overview = tab == "overview" and not csv_name
+    data = selectors.dashboard(filters, overview=overview)
     minimum = settings.TACK_DASHBOARD_MIN_CASES
-    chart_data = {**data, "tables": by_name}
-    all_charts = charts.dashboard_charts(chart_data, minimum=minimum)
+    if overview:
+        by_name = {"summary": tables.summary_table(data)}
+        all_charts = charts.overview_charts(data, minimum=minimum)
+    else:
+        all_tables = tables.all_tables(data, dict(choices["reason"]))
+        if csv_name:
+            return _csv(all_tables, csv_name, filters)
+        if tab not in TABS:
+            raise Http404
+        by_name = {table.name: table for table in all_tables}
+        all_charts = charts.dashboard_charts({**data, "tables": by_name}, minimum=minimum)
     sort, descending = _sort(request.GET.get("sort", ""))
     shown = []
     for name in TABS[tab][1]:
