@@ -180,7 +180,9 @@ def voice(request):
     cases = selectors.voice_cases(filters)
     if request.GET.get("csv"):
         return _voice_csv(cases, filters, dict(reasons))
-    page = Paginator(selectors.voice_rows(cases), VOICE_PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = Paginator(selectors.voice_rows(cases), VOICE_PAGE_SIZE)
+    paginator.count = selectors.voice_count(filters)  # the same cases, counted from an index
+    page = paginator.get_page(request.GET.get("page"))
     competitors = selectors.competitor_counts(filters)
     months = [month.strftime("%Y-%m") for month in competitors["months"]]
     labels = dict(reasons)
