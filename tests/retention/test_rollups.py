@@ -241,7 +241,7 @@ def mixed_book(shared_book, db):
 
 def test_a_rebuild_gives_exactly_the_raw_scans_figures_for_every_period_and_filter(mixed_book):
     plans = mixed_book["plans"]
-    result = rollups_refresh()
+    result = rollups_refresh(rebuild=True)
 
     assert result.rebuilt
     figures = selectors.dashboard(periods()[0], source=selectors.ROLLUPS)
