@@ -98,6 +98,9 @@ def tack_env(*, database_url: str, redis_url: str, smtp_port: int = 25, **extra:
         # The webhook receivers of these tests listen on 127.0.0.1 over plain http.
         "TACK_OUTBOUND_ALLOW_HTTP": "1",
         "TACK_OUTBOUND_ALLOWED_ADDRESSES": "127.0.0.1",
+        # A worker runs Django's system checks as it starts (a third of its start-up); the
+        # suite runs them once (tests/test_project.py), not again for each of its workers.
+        "CELERY_SKIP_CHECKS": "1",
         **extra,
     }
 

@@ -106,6 +106,7 @@ def start_worker(smtp_port: int, log: Path) -> subprocess.Popen:
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp_port),
         "TACK_PUBLIC_BASE_URL": "http://testserver",
+        "CELERY_SKIP_CHECKS": "1",  # as in tests/faults/conftest.py's tack_env
     }
     command = [
         sys.executable,
