@@ -17,6 +17,7 @@ each is tried with the personas that must be refused.
 until it gets a row here.
 """
 
+import dataclasses
 import re
 import uuid
 from dataclasses import dataclass
@@ -24,7 +25,9 @@ from dataclasses import dataclass
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import Group
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from drf_spectacular.generators import SchemaGenerator
 
@@ -292,6 +295,7 @@ class World:
     customer_content_type: int
     users: dict
     objects: dict
+    clients: dict = dataclasses.field(default_factory=dict)  # persona → a client signed in as them
 
 
 @pytest.fixture
@@ -354,10 +358,16 @@ def world(customer_a, customer_b, manager, agent, outsider):
 
 
 def as_persona(client, world, persona):
-    client.logout()
-    if world.users[persona] is not None:
-        client.force_login(world.users[persona])
-    return client
+    """A client of ``persona``'s own (anonymous: ``client``), signed in once and again only
+    when a page signed it out (the logout row)."""
+    user = world.users[persona]
+    if user is None:
+        client.logout()
+        return client
+    persona_client = world.clients.setdefault(persona, Client())
+    if persona_client.session.get(SESSION_KEY) != str(user.pk):
+        persona_client.force_login(user)
+    return persona_client
 
 
 # --- the tests ----------------------------------------------------------------------------
