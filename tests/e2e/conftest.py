@@ -107,7 +107,7 @@ def page(open_page):
 
 
 class Screenshots:
-    """``shots("offers")`` saves ``test-artifacts/e2e/<lang>/<journey>/02-offers.png``."""
+    """``shots("offers")`` saves ``test-artifacts/e2e/<lang>/<journey>/02-offers.jpg``."""
 
     def __init__(self, page, folder: Path, item: pytest.Item):
         self.page, self.folder, self.count, self.item = page, folder, 0, item
@@ -116,8 +116,8 @@ class Screenshots:
 
     def __call__(self, step: str) -> Path:
         self.count += 1
-        path = self.folder / f"{self.count:02d}-{re.sub(r'[^a-z0-9]+', '-', step.lower())}.png"
-        self.page.screenshot(path=path, full_page=True)
+        path = self.folder / f"{self.count:02d}-{re.sub(r'[^a-z0-9]+', '-', step.lower())}.jpg"
+        self.page.screenshot(path=path, full_page=True, type="jpeg", quality=80)
         # Carried by the test's report, so pytest-xdist brings it from the worker.
         self.item.user_properties.append(("screenshots", str(path)))
         return path
