@@ -6,7 +6,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
@@ -143,9 +144,27 @@ def offers_for(
     )
 
 
+# The active reasons, kept in the cache: every entry page shows them, managers change them
+# rarely. Dropped when a reason is saved or deleted (``exit_reasons_changed``), and read
+# again at the latest after the timeout (a change the signals did not see: a bulk update).
+REASONS_KEY = "cancellations:active-exit-reasons"
+REASONS_TIMEOUT = 300
+
+
 def active_exit_reasons() -> list[ExitReason]:
-    """The active reasons, in their configured order (one query)."""
-    return list(ExitReason.objects.filter(active=True))
+    """The active reasons, in their configured order (cached, see ``REASONS_KEY``)."""
+    reasons = cache.get(REASONS_KEY)
+    if reasons is None:
+        reasons = list(ExitReason.objects.filter(active=True))
+        cache.set(REASONS_KEY, reasons, REASONS_TIMEOUT)
+    return reasons
+
+
+def exit_reasons_changed(**kwargs) -> None:
+    """A reason was saved or deleted: forget the cached list now, and again when the change
+    commits (a request that read the old rows in between may have cached them)."""
+    cache.delete(REASONS_KEY)
+    transaction.on_commit(lambda: cache.delete(REASONS_KEY))
 
 
 def shuffled_reason_ids(*, seed: str, reasons: list[ExitReason] | None = None) -> list[int]:

@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.utils import translation
 from rest_framework.test import APIClient
 
+from cancellations.selectors import REASONS_KEY
 from core.enums import ApiScope
 from core.services import api_key_create
 from core.webhooks import SUBSCRIBERS_KEY
@@ -79,9 +80,9 @@ def _default_language():
 
 @pytest.fixture(autouse=True)
 def _no_cached_rows():
-    """Each test starts without the rows a test before cached (the webhook subscribers):
-    its rollback removed them without the signals that drop the cache."""
-    cache.delete(SUBSCRIBERS_KEY)
+    """Each test starts without the rows a test before cached (the webhook subscribers, the
+    exit reasons): its rollback removed them without the signals that drop the cache."""
+    cache.delete_many([SUBSCRIBERS_KEY, REASONS_KEY])
     yield
 
 

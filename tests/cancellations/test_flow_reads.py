@@ -85,11 +85,12 @@ def test_an_unknown_subscription_is_none():
 
 
 def test_pages_read_their_case_with_the_subscription(client, subscription):
-    """Entry: the subscription with its open case, then the reasons; offers: then its
-    offers; done: one statement for a decided case."""
+    """Entry: the subscription with its open case (the reasons come from the cache once
+    read); offers: then its offers; done: one statement for a decided case."""
+    assert client.get(url("entry", subscription)).status_code == 200
     with CaptureQueriesContext(connection) as entry:
         assert client.get(url("entry", subscription)).status_code == 200
-    assert len(entry.captured_queries) == 2
+    assert len(entry.captured_queries) == 1
     services.cancellation_open(subscription=subscription, actor=WEB, reason=reason("price"))
     with CaptureQueriesContext(connection) as offers:
         assert client.get(url("offers", subscription)).status_code == 200
@@ -99,3 +100,18 @@ def test_pages_read_their_case_with_the_subscription(client, subscription):
     with CaptureQueriesContext(connection) as done:
         assert client.get(url("done", subscription)).status_code == 200
     assert len(done.captured_queries) == 1
+
+
+def test_a_reason_changed_shows_on_the_next_entry_page(client, subscription):
+    moving = reason("moving")
+    assert moving.label_en in client.get(url("entry", subscription, lang="en")).content.decode()
+    moving.label_en = "I am moving abroad"
+    moving.save()
+    page = client.get(url("entry", subscription, lang="en")).content.decode()
+    assert "I am moving abroad" in page
+    moving.active = False
+    moving.save()
+    page = client.get(url("entry", subscription, lang="en")).content.decode()
+    assert "I am moving abroad" not in page
+    moving.delete()
+    assert client.get(url("entry", subscription, lang="en")).status_code == 200
