@@ -115,3 +115,13 @@ def test_a_reason_changed_shows_on_the_next_entry_page(client, subscription):
     assert "I am moving abroad" not in page
     moving.delete()
     assert client.get(url("entry", subscription, lang="en")).status_code == 200
+
+
+def test_the_reason_chosen_is_pressed_and_labels_are_escaped(client, subscription):
+    price = reason("price")
+    price.label_en = "Too <b>dear</b>"
+    price.save()
+    services.cancellation_open(subscription=subscription, actor=WEB, reason=price)
+    page = client.get(url("entry", subscription, change=1, lang="en")).content.decode()
+    assert page.count('aria-pressed="true"') == 1
+    assert f'value="{price.pk}" aria-pressed="true">Too &lt;b&gt;dear&lt;/b&gt;</button>' in page
