@@ -230,7 +230,7 @@ def _callback_days(today):
 
 
 def _offers_page(request, subscription, case, *, error=None, status=200):
-    offers = list(selectors.current_offers(case=case))
+    offers = selectors.offers_shown(case=case)
     return _page(
         request,
         "cancellations/offers.html",

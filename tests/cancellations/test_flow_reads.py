@@ -38,6 +38,9 @@ def assert_same_reads(subscription):
         want = read(subscription=expected)
         assert fields(found.flow_case) == fields(want)
         if want is not None:
+            shown = [fields(offer) for offer in selectors.offers_shown(case=want)]
+            assert shown == [fields(offer) for offer in selectors.current_offers(case=want)]
+        if want is not None:
             assert fields(found.flow_case.reason) == fields(want.reason)
             assert found.flow_case.subscription is found
             if case == "latest":
@@ -63,6 +66,10 @@ def test_an_open_case_with_its_reason_and_json_fields(subscription):
 
 def test_the_latest_of_several_cases_with_its_accepted_offer(subscription):
     first = services.cancellation_open(subscription=subscription, actor=WEB, reason=reason("price"))
+    # Another reason: the offers shown for the first are withdrawn, the new ones shown.
+    services.cancellation_choose_reason(case=first.case, reason=reason("moving"), actor=WEB)
+    assert first.case.offers.filter(withdrawn=True).exists()
+    assert_same_reads(subscription)
     services.cancellation_decline(case=first.case, actor=WEB)
     services.cancellation_withdraw(case=first.case, actor=WEB)
     second = services.cancellation_open(
