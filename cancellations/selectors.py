@@ -1,6 +1,7 @@
 """Reads for the cancellation flow, including the offer engine."""
 
 import functools
+import hashlib
 import random
 from datetime import date, datetime
 from decimal import Decimal
@@ -147,7 +148,13 @@ def offers_for(
 # The active reasons, kept in the cache: every entry page shows them, managers change them
 # rarely. Dropped when a reason is saved or deleted (``exit_reasons_changed``), and read
 # again at the latest after the timeout (a change the signals did not see: a bulk update).
-REASONS_KEY = "cancellations:active-exit-reasons"
+# The key names the model's fields: a deploy that changes them does not read old pickles.
+REASONS_KEY = (
+    "cancellations:active-exit-reasons:"
+    + hashlib.sha256(
+        " ".join(f.attname for f in ExitReason._meta.concrete_fields).encode()
+    ).hexdigest()[:12]
+)
 REASONS_TIMEOUT = 300
 
 
