@@ -6,10 +6,12 @@ class CancellationsConfig(AppConfig):
     verbose_name = "Tack: cancellations"
 
     def ready(self):
+        from django.db.models.signals import post_delete, post_save
         from django.urls import reverse
 
         from cancellations.admin import create_cancel_links
-        from cancellations.selectors import CASE_CALL_SOURCES
+        from cancellations.models import ExitReason
+        from cancellations.selectors import CASE_CALL_SOURCES, exit_reasons_changed
         from desk import registry
         from subscriptions.admin import register_subscription_action
 
@@ -22,3 +24,10 @@ class CancellationsConfig(AppConfig):
             ),
         )
         register_subscription_action(create_cancel_links)
+        # The cached list of active exit reasons is dropped when a reason changes.
+        for signal in (post_save, post_delete):
+            signal.connect(
+                exit_reasons_changed,
+                sender=ExitReason,
+                dispatch_uid=f"cancellations.exit_reasons.{signal is post_save}",
+            )

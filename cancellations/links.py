@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cancellations.models import CancellationCase
+from cancellations.selectors import flow_subscription
 from core.links import LinkInvalid, absolute_url, make_token, read_token, token_id
 from subscriptions.models import Subscription
 
@@ -31,13 +32,11 @@ def cancel_link(*, subscription: Subscription, staff=None) -> tuple[str, datetim
     return url, timezone.now() + cancel_link_max_age()
 
 
-def subscription_from_cancel_token(token: str) -> Subscription:
+def subscription_from_cancel_token(token: str, *, case: str | None = None) -> Subscription:
+    """The subscription a cancel link names (customer and plan loaded); with ``case``, also
+    its open or latest case in the same query (``selectors.flow_subscription``)."""
     payload = read_token(purpose="cancel", token=token, max_age=cancel_link_max_age())
-    subscription = (
-        Subscription.objects.select_related("customer", "plan")
-        .filter(pk=token_id(payload, "s"))
-        .first()
-    )
+    subscription = flow_subscription(pk=token_id(payload, "s"), case=case)
     if subscription is None:
         raise LinkInvalid
     return subscription

@@ -1,10 +1,14 @@
 """Reads for the cancellation flow, including the offer engine."""
 
+import functools
+import hashlib
 import random
 from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
@@ -19,7 +23,7 @@ from cancellations.models import (
 from desk import selectors as desk_selectors
 from desk.enums import CallbackSource
 from desk.models import CallbackRequest
-from subscriptions.models import Plan, Subscription
+from subscriptions.models import Customer, Plan, Subscription
 from subscriptions.selectors import next_cheaper_plan, tenure_months
 
 CENT = Decimal("0.01")
@@ -141,19 +145,155 @@ def offers_for(
     )
 
 
-def shuffled_reason_ids(*, seed: str) -> list[int]:
+# The active reasons, kept in the cache: every entry page shows them, managers change them
+# rarely. Dropped when a reason is saved or deleted (``exit_reasons_changed``), and read
+# again at the latest after the timeout (a change the signals did not see: a bulk update).
+# The key names the model's fields: a deploy that changes them does not read old pickles.
+REASONS_KEY = (
+    "cancellations:active-exit-reasons:"
+    + hashlib.sha256(
+        " ".join(f.attname for f in ExitReason._meta.concrete_fields).encode()
+    ).hexdigest()[:12]
+)
+REASONS_TIMEOUT = 300
+
+
+def active_exit_reasons() -> list[ExitReason]:
+    """The active reasons, in their configured order (cached, see ``REASONS_KEY``)."""
+    reasons = cache.get(REASONS_KEY)
+    if reasons is None:
+        reasons = list(ExitReason.objects.filter(active=True))
+        cache.set(REASONS_KEY, reasons, REASONS_TIMEOUT)
+    return reasons
+
+
+def exit_reasons_changed(**kwargs) -> None:
+    """A reason was saved or deleted: forget the cached list now, and again when the change
+    commits (a request that read the old rows in between may have cached them)."""
+    cache.delete(REASONS_KEY)
+    transaction.on_commit(lambda: cache.delete(REASONS_KEY))
+
+
+def shuffled_reason_ids(*, seed: str, reasons: list[ExitReason] | None = None) -> list[int]:
     """The active reasons but "something else", in an order shuffled by ``seed``: the same
-    link shows the same order on every visit, and the case records it when it opens."""
-    ids = list(ExitReason.objects.filter(active=True, is_other=False).values_list("pk", flat=True))
+    link shows the same order on every visit, and the case records it when it opens.
+    ``reasons``: the active reasons already read (``active_exit_reasons``), saving a query."""
+    if reasons is None:
+        ids = list(
+            ExitReason.objects.filter(active=True, is_other=False).values_list("pk", flat=True)
+        )
+    else:  # the same list in the same (configured) order
+        ids = [reason.pk for reason in reasons if reason.active and not reason.is_other]
     random.Random(seed).shuffle(ids)
     return ids
 
 
-def exit_reasons_in_order(*, order: list[int]) -> list[ExitReason]:
+def exit_reasons_in_order(
+    *, order: list[int], reasons: list[ExitReason] | None = None
+) -> list[ExitReason]:
     """The active reasons in the shuffled ``order``, "other" last."""
-    reasons = list(ExitReason.objects.filter(active=True))
+    reasons = active_exit_reasons() if reasons is None else reasons
     position = {pk: index for index, pk in enumerate(order)}
     return sorted(reasons, key=lambda r: (r.is_other, position.get(r.pk, len(position)), r.order))
+
+
+# The statement behind every page of the customer's flow, built once per process from the
+# models' fields (compiling the same ORM query with its joins cost more than everything else
+# such a page does: about 3 ms of Python per request). The rows become model instances
+# through ``Model.from_db`` with each field's database converters, as the ORM would.
+_FLOW_MODELS = {"open": ("reason",), "latest": ("reason", "accepted_offer"), None: ()}
+
+
+def _select_list(alias: str, model) -> list[str]:
+    quote = connection.ops.quote_name
+    return [f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields]
+
+
+@functools.cache
+def _flow_statement(case: str | None) -> str:
+    quote = connection.ops.quote_name
+
+    def table(model) -> str:
+        return quote(model._meta.db_table)
+
+    parts = [("s", Subscription), ("cu", Customer), ("pl", Plan)]
+    joins = [
+        f"{table(Subscription)} s",
+        f"JOIN {table(Customer)} cu ON cu.id = s.customer_id",
+        f"JOIN {table(Plan)} pl ON pl.id = s.plan_id",
+    ]
+    if case == "open":
+        joins.append(
+            f"LEFT JOIN {table(CancellationCase)} k ON k.subscription_id = s.id "
+            f"AND k.outcome = '{CaseOutcome.OPEN}'"
+        )
+    elif case == "latest":
+        joins.append(
+            f"LEFT JOIN {table(CancellationCase)} k ON k.id = (SELECT l.id FROM "
+            f"{table(CancellationCase)} l WHERE l.subscription_id = s.id "
+            "ORDER BY l.opened_at DESC, l.id DESC LIMIT 1)"
+        )
+    if case is not None:
+        parts.append(("k", CancellationCase))
+        parts.append(("r", ExitReason))
+        joins.append(f"LEFT JOIN {table(ExitReason)} r ON r.id = k.reason_id")
+    if case == "latest":
+        parts.append(("o", Offer))
+        joins.append(f"LEFT JOIN {table(Offer)} o ON o.id = k.accepted_offer_id")
+    columns = ", ".join(column for alias, model in parts for column in _select_list(alias, model))
+    return f"SELECT {columns} FROM {' '.join(joins)} WHERE s.id = %s"
+
+
+def _from_row(model, values: list):
+    """An instance of ``model`` from its columns of a row (None for a join that found none)."""
+    fields = model._meta.concrete_fields
+    if values[[f.primary_key for f in fields].index(True)] is None:
+        return None
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        if value is not None:
+            for converter in field.get_db_converters(connection):
+                value = converter(value, field.cached_col, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+
+
+def flow_subscription(*, pk: int, case: str | None = None) -> Subscription | None:
+    """The subscription a cancel link names, with its customer and plan, and in the same
+    statement the case the page shows, as ``subscription.flow_case`` (None when there is
+    none): ``case="open"`` its open case, with the reason; ``case="latest"`` its latest case
+    (as ``latest_case_for``), with the reason and the accepted offer."""
+    if case not in _FLOW_MODELS:
+        raise ValueError(f"no such case for a flow page: {case!r}")
+    with connection.cursor() as cursor:
+        cursor.execute(_flow_statement(case), [pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    models = [Subscription, Customer, Plan]
+    if case is not None:
+        models += [CancellationCase, ExitReason]
+    if case == "latest":
+        models.append(Offer)
+    instances, at = [], 0
+    for model in models:
+        width = len(model._meta.concrete_fields)
+        instances.append(_from_row(model, list(row[at : at + width])))
+        at += width
+    subscription, customer, plan = instances[:3]
+    subscription.customer, subscription.plan = customer, plan
+    if case is None:
+        return subscription
+    found = instances[3]
+    if found is not None:
+        found.subscription = subscription
+        if found.customer_id == customer.pk:
+            found.customer = customer
+        found.reason = instances[4]
+        if case == "latest":
+            found.accepted_offer = instances[5]
+    subscription.flow_case = found
+    return subscription
 
 
 def open_case_for(*, subscription: Subscription) -> CancellationCase | None:
@@ -176,6 +316,28 @@ def latest_case_for(*, subscription: Subscription) -> CancellationCase | None:
 
 def current_offers(*, case: CancellationCase) -> QuerySet[Offer]:
     return case.offers.filter(withdrawn=False).order_by("position")
+
+
+@functools.cache
+def _offers_shown_statement() -> str:
+    table = connection.ops.quote_name(Offer._meta.db_table)
+    columns = ", ".join(_select_list("o", Offer))
+    return (
+        f"SELECT {columns} FROM {table} o "
+        "WHERE o.case_id = %s AND NOT o.withdrawn ORDER BY o.position"
+    )
+
+
+def offers_shown(*, case: CancellationCase) -> list[Offer]:
+    """``current_offers`` as a list, for the offers page: one statement built once per
+    process, as ``flow_subscription``."""
+    with connection.cursor() as cursor:
+        cursor.execute(_offers_shown_statement(), [case.pk])
+        rows = cursor.fetchall()
+    offers = [_from_row(Offer, list(row)) for row in rows]
+    for offer in offers:
+        offer.case = case
+    return offers
 
 
 # The calls the desk holds about a case: its "call me back" and an interview's follow-up.

@@ -42,15 +42,25 @@ def _undo_token_language(token: str) -> str:
     return links.case_from_undo_token(token).language
 
 
-def customer_page(view):
-    """Resolve the cancel token to its subscription and render in the customer's language."""
+def customer_page(view=None, *, case: str | None = None):
+    """Resolve the cancel token to its subscription and render in the customer's language.
+
+    ``case`` ("open" or "latest"): the case the page shows is read in the same query as the
+    subscription, its customer and plan (``selectors.flow_subscription``), as
+    ``request.flow["case"]``.
+    """
+    if view is None:
+        return lambda view: customer_page(view, case=case)
+
+    def read(token):
+        return links.subscription_from_cancel_token(token, case=case)
 
     @language_from_token(_cancel_token_language)
     @wraps(view)
     @never_cache
     @ratelimit(key="ip", rate=PUBLIC_RATE, block=True)
     def wrapper(request, token, *args, **kwargs):
-        subscription, problem = from_token(request, links.subscription_from_cancel_token, token)
+        subscription, problem = from_token(request, read, token)
         if problem is not None:
             return problem
         language = requested_language(request) or subscription.customer.locale
@@ -59,6 +69,7 @@ def customer_page(view):
         request.flow = {
             "token": token,
             "subscription": subscription,
+            "case": getattr(subscription, "flow_case", None),
             "language": language,
             "staff": links.staff_from_cancel_token(token),
         }
@@ -111,7 +122,7 @@ def _ending_page(request, subscription):
 
 
 @require_safe
-@customer_page
+@customer_page(case="open")
 def entry(request, subscription):
     """Thanks, then one click for why — or one link to cancel without saying why.
 
@@ -120,26 +131,29 @@ def entry(request, subscription):
     """
     if subscription.status in (SubscriptionStatus.CANCEL_PENDING, SubscriptionStatus.CANCELLED):
         return _ending_page(request, subscription)
-    case = selectors.open_case_for(subscription=subscription)
+    case = request.flow["case"]
     if case is not None and selectors.pending_callback(case=case) is not None:
         return _redirect("done", request)
     if case is not None and case.reason_id and request.GET.get("change") is None:
         return _redirect("offers", request)
-    order = case.reason_order if case is not None else _reason_order(request, subscription)
+    reasons = selectors.active_exit_reasons()
+    order = (
+        case.reason_order
+        if case is not None
+        else selectors.shuffled_reason_ids(
+            seed=_reason_seed(request, subscription), reasons=reasons
+        )
+    )
     return _page(
         request,
         "cancellations/entry.html",
-        {"case": case, "reasons": selectors.exit_reasons_in_order(order=order)},
+        {"case": case, "reasons": selectors.exit_reasons_in_order(order=order, reasons=reasons)},
     )
 
 
 def _reason_seed(request, subscription) -> str:
     """The reasons are shuffled per link: the same on every visit, recorded when it opens."""
     return f"{subscription.pk}:{request.flow['token']}"
-
-
-def _reason_order(request, subscription) -> list[int]:
-    return selectors.shuffled_reason_ids(seed=_reason_seed(request, subscription))
 
 
 def _case_from_form(request, subscription) -> CancellationCase | None:
@@ -216,7 +230,7 @@ def _callback_days(today):
 
 
 def _offers_page(request, subscription, case, *, error=None, status=200):
-    offers = list(selectors.current_offers(case=case))
+    offers = selectors.offers_shown(case=case)
     return _page(
         request,
         "cancellations/offers.html",
@@ -238,9 +252,9 @@ def _offers_page(request, subscription, case, *, error=None, status=200):
 
 
 @require_safe
-@customer_page
+@customer_page(case="open")
 def offers(request, subscription):
-    case = selectors.open_case_for(subscription=subscription)
+    case = request.flow["case"]
     if case is None or case.reason_id is None:
         return _redirect("entry", request)
     return _offers_page(request, subscription, case)
@@ -295,12 +309,13 @@ def decide(request, subscription):
 
 
 @require_safe
-@customer_page
+@customer_page(case="latest")
 def done(request, subscription):
-    case = selectors.latest_case_for(subscription=subscription)
+    case = request.flow["case"]
     if case is None:
         return _redirect("entry", request)
-    callback = selectors.pending_callback(case=case)
+    # Only an open case can be waiting for a call (the call-back offer leaves it open).
+    callback = selectors.pending_callback(case=case) if case.outcome == CaseOutcome.OPEN else None
     if case.outcome == CaseOutcome.OPEN and callback is None:
         return _redirect("offers" if case.reason_id else "entry", request)
     if case.outcome == CaseOutcome.ABANDONED:

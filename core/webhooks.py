@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
@@ -80,15 +81,33 @@ class PayloadEncoder(DjangoJSONEncoder):
         return super().default(o)
 
 
+# The active endpoints and the event types each wants, kept in the cache (every change of
+# a subscription or a case asks for them): dropped when an endpoint is saved or deleted
+# (``webhook_subscribers_changed``), and read again at the latest after the timeout, which
+# bounds how long a change the signals did not see (a bulk update) can go unnoticed.
+SUBSCRIBERS_KEY = "webhooks:subscribers"
+SUBSCRIBERS_TIMEOUT = 60
+
+
+def _active_endpoints() -> list[tuple[int, list[str]]]:
+    found = cache.get(SUBSCRIBERS_KEY)
+    if found is None:
+        found = list(WebhookEndpoint.objects.filter(active=True).values_list("pk", "event_types"))
+        cache.set(SUBSCRIBERS_KEY, found, SUBSCRIBERS_TIMEOUT)
+    return found
+
+
 def webhook_subscribers(event_type: str) -> list[int]:
-    """The active endpoints that want ``event_type`` (a handful of rows, filtered here)."""
-    return [
-        pk
-        for pk, event_types in WebhookEndpoint.objects.filter(active=True).values_list(
-            "pk", "event_types"
-        )
-        if event_type in event_types
-    ]
+    """The active endpoints that want ``event_type`` (a handful of rows, filtered here;
+    cached, see ``SUBSCRIBERS_KEY``)."""
+    return [pk for pk, event_types in _active_endpoints() if event_type in event_types]
+
+
+def webhook_subscribers_changed(**kwargs) -> None:
+    """An endpoint was saved or deleted: forget the cached list now, and again when the
+    change commits (a request that read the old rows in between may have cached them)."""
+    cache.delete(SUBSCRIBERS_KEY)
+    transaction.on_commit(lambda: cache.delete(SUBSCRIBERS_KEY))
 
 
 def _next_sequence(scope: str) -> int:

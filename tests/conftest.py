@@ -10,11 +10,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import translation
 from rest_framework.test import APIClient
 
+from cancellations.selectors import REASONS_KEY
 from core.enums import ApiScope
 from core.services import api_key_create
+from core.webhooks import SUBSCRIBERS_KEY
 from tests.databases import clone_database, drop_database
 from tests.factories import make_agent, make_manager, make_user
 from tests.scheduling import balanced_order, load_durations
@@ -73,6 +76,14 @@ def _default_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_rows():
+    """Each test starts without the rows a test before cached (the webhook subscribers, the
+    exit reasons): its rollback removed them without the signals that drop the cache."""
+    cache.delete_many([SUBSCRIBERS_KEY, REASONS_KEY])
+    yield
 
 
 @pytest.fixture

@@ -63,11 +63,10 @@ def cancellation_decide(
     case = _lock_case(case)
     if case.outcome == CaseOutcome.OPEN and case.reason_id:
         _note_words(case, text="" if decision == Decision.DECLINE else text, competitor=competitor)
+    # The case is locked and read: the decision itself need not do it again.
     if decision == Decision.DECLINE:
-        return cancellation_decline(
-            case=case, actor=actor, text=text, immediately=immediately, now=now
-        )
-    return offer_accept(case=case, offer_id=offer_id, actor=actor, options=options, now=now)
+        return _decline(case, actor=actor, text=text, immediately=immediately, now=now)
+    return _accept(case, offer_id=offer_id, actor=actor, options=options, now=now)
 
 
 def _callback_due(options: dict, now: datetime) -> tuple[datetime, str]:
@@ -152,8 +151,14 @@ def offer_accept(
     commit.
     """
     now = now or timezone.now()
+    return _accept(_lock_case(case), offer_id=offer_id, actor=actor, options=options, now=now)
+
+
+def _accept(
+    case: CancellationCase, *, offer_id: int, actor: Actor, options: dict | None, now: datetime
+) -> CancellationCase:
+    """``offer_accept`` on a case this transaction has locked (``_lock_case``)."""
     options = options or {}
-    case = _lock_case(case)
     offer = case.offers.filter(pk=offer_id).first()
     if offer is None:
         raise NotFoundError(_("This case has no offer with this id."))
@@ -219,7 +224,13 @@ def cancellation_decline(
     cancellation.cancelled webhook; the receipt email with its undo link, after commit.
     """
     now = now or timezone.now()
-    case = _lock_case(case)
+    return _decline(_lock_case(case), actor=actor, text=text, immediately=immediately, now=now)
+
+
+def _decline(
+    case: CancellationCase, *, actor: Actor, text: str, immediately: bool, now: datetime
+) -> CancellationCase:
+    """``cancellation_decline`` on a case this transaction has locked (``_lock_case``)."""
     if case.outcome == CaseOutcome.CANCELLED:
         return case
     _require_open(case)

@@ -40,7 +40,7 @@ UNKNOWN_OUTCOME = (
 )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # get_or_create keeps its own savepoint
 def email_queue(
     *,
     dedupe_key: str,

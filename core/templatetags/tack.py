@@ -1,7 +1,12 @@
+import functools
 from decimal import Decimal
 
 from django import template
+from django.conf import settings
+from django.template.loader import render_to_string
 from django.utils import formats, translation
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -28,3 +33,26 @@ def reason_label(reason) -> str:
     if not reason:
         return ""
     return reason.label_for((translation.get_language() or "en")[:2])
+
+
+# The language switch of the customers' pages is the same for every customer but for the
+# page's own path: rendered once per language and process, the path put in per request.
+CURRENT_PATH = "tack-current-path-placeholder"
+
+
+@functools.lru_cache(maxsize=len(settings.LANGUAGES) + 1)
+def _language_switch(language: str) -> str:
+    with translation.override(language):
+        return render_to_string(
+            "core/_languages.html",
+            {"languages": settings.LANGUAGES, "current_path": CURRENT_PATH},
+        )
+
+
+@register.simple_tag
+def language_switch(current_path: str) -> str:
+    """``core/_languages.html`` for this page (links to it in every language)."""
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    if settings.DEBUG:  # templates may change while the process runs
+        _language_switch.cache_clear()
+    return mark_safe(_language_switch(language).replace(CURRENT_PATH, escape(current_path)))  # noqa: S308 - escaped

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Max
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -55,6 +55,31 @@ def _require(subscription: Subscription, allowed: set[str], action) -> None:
         )
 
 
+def _append(event: SubscriptionEvent) -> None:
+    """Insert the ledger row with the subscription's next sequence number in one statement
+    (INSERT … SELECT max + 1). The caller holds the subscription's row lock (``_lock``), so
+    no other change of it can take the same number; the unique constraint would refuse it
+    anyway."""
+    meta = SubscriptionEvent._meta
+    quote = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if not f.primary_key and f.name != "sequence"]
+    sequence = quote(meta.get_field("sequence").column)
+    subscription = quote(meta.get_field("subscription").column)
+    table = quote(meta.db_table)
+    statement = (
+        f"INSERT INTO {table} ({', '.join(quote(f.column) for f in fields)}, {sequence}) "
+        f"SELECT {', '.join(['%s'] * len(fields))}, COALESCE(MAX({sequence}), 0) + 1 "
+        f"FROM {table} WHERE {subscription} = %s "
+        f"RETURNING {quote(meta.pk.column)}, {sequence}"
+    )
+    values = [f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*values, event.subscription_id])
+        event.pk, event.sequence = cursor.fetchone()
+    event._state.adding = False
+    event._state.db = connection.alias
+
+
 def _commit(
     subscription: Subscription,
     *,
@@ -78,13 +103,11 @@ def _commit(
         now=created_at,
     )
     subscription.save()
-    last = subscription.events.aggregate(last=Max("sequence"))["last"] or 0
     if kind in LEAVE_KINDS:
         # An earlier save of this subscription may no longer count as billing-verified.
         changes_mark(kind=ChangeKind.SUBSCRIPTION_LEFT, ids=[subscription.pk])
-    event = SubscriptionEvent.objects.create(
+    event = SubscriptionEvent(
         subscription=subscription,
-        sequence=last + 1,
         kind=kind,
         channel=actor.channel,
         actor=actor.user,
@@ -96,6 +119,7 @@ def _commit(
         note=note[:500],
         created_at=created_at,
     )
+    _append(event)
     ledger_event_publish(event=event, subscription=subscription)
     if command is not None:
         billing_command_queue(

@@ -231,6 +231,33 @@ def test_publish_fans_out_to_each_active_endpoint_that_wants_the_type(webhook_re
     assert webhooks.webhook_publish(event_type="nobody.wants", scope="x", data={}) is None
 
 
+def test_the_cached_subscribers_follow_every_change_of_an_endpoint(
+    django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    """The list is read once and then kept (every change asks for it), and an endpoint
+    added, switched off, given other types or deleted counts from the next change on."""
+    assert webhooks.webhook_subscribers(PAUSED) == []
+    with django_assert_num_queries(0):
+        assert webhooks.webhook_subscribers(PAUSED) == []
+    with django_capture_on_commit_callbacks(execute=True):
+        endpoint = make_endpoint(url="https://hooks.example.com/a", event_types=[PAUSED])
+    assert webhooks.webhook_subscribers(PAUSED) == [endpoint.pk]
+    with django_assert_num_queries(0):
+        assert webhooks.webhook_subscribers(WebhookEventType.WINBACK_COMEBACK) == []
+    endpoint.event_types = [WebhookEventType.WINBACK_COMEBACK]
+    endpoint.save()
+    assert webhooks.webhook_subscribers(PAUSED) == []
+    assert webhooks.webhook_subscribers(WebhookEventType.WINBACK_COMEBACK) == [endpoint.pk]
+    endpoint.active = False
+    endpoint.save()
+    assert webhooks.webhook_subscribers(WebhookEventType.WINBACK_COMEBACK) == []
+    endpoint.active = True
+    endpoint.save()
+    assert webhooks.webhook_subscribers(WebhookEventType.WINBACK_COMEBACK) == [endpoint.pk]
+    endpoint.delete()
+    assert webhooks.webhook_subscribers(WebhookEventType.WINBACK_COMEBACK) == []
+
+
 def test_a_rolled_back_change_emits_nothing(webhook_receiver, django_capture_on_commit_callbacks):
     make_endpoint(url=webhook_receiver.url)
     subscription = make_subscription()

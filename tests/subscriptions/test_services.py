@@ -13,6 +13,7 @@ from subscriptions.billing import BillingError, _gateway
 from subscriptions.enums import Channel, EventKind
 from subscriptions.enums import SubscriptionStatus as Status
 from subscriptions.models import Subscription, SubscriptionEvent
+from subscriptions.services import ledger as ledger_service
 from tests.factories import make_agent, make_customer, make_plan, make_subscription
 
 pytestmark = pytest.mark.django_db
@@ -295,10 +296,10 @@ def test_billing_refusal_rolls_back_change_and_ledger():
 def test_ledger_row_failure_rolls_back_the_change(monkeypatch):
     subscription = make_subscription()
 
-    def broken_create(**kwargs):
+    def broken_append(event):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(SubscriptionEvent.objects, "create", broken_create)
+    monkeypatch.setattr(ledger_service, "_append", broken_append)
     with pytest.raises(RuntimeError):
         services.subscription_cancel(subscription=subscription, actor=CUSTOMER)
 
