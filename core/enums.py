@@ -43,7 +43,7 @@ class ChangeKind(models.TextChoices):
     """What changed, for the readers that keep aggregates of it (the dashboard's rollups)."""
 
     CASE = "case", "A cancellation case"
-    SUBSCRIPTION_LEFT = "subscription_left", "A subscription asked to leave"
+    SUBSCRIPTION_LEFT = "subscription_left", "A subscription asked to leave, ended or came back"
     LOST_CUSTOMER = "lost_customer", "A lost customer's outreach, group or comeback"
 
 

@@ -214,3 +214,25 @@ class OutreachDay(RollupRow):
 
     class Meta:
         indexes = [models.Index(fields=["scope", "day"], name="outreachday_scope_day")]
+
+
+class ComebackDay(RollupRow):
+    """Comebacks per day (local date of coming back) by the filters, and by the day the
+    subscription ended again (none while it runs): the win-back's value, offer cost and
+    lifetime value, whose months are counted from these days when the page is read."""
+
+    scope = _scope()
+    day = models.DateField()
+    campaign = _ref("winback.Campaign", null=True)
+    churn_group = models.CharField(max_length=30)
+    channel = models.CharField(max_length=10, help_text="The contact's channel; empty if organic.")
+    plan = _ref("subscriptions.Plan", null=True)
+    ended_on = models.DateField(null=True)
+    attributed = _count()
+    organic = _count()
+    value = _money()
+    offer_cost = _money()
+    monthly_amount = _money()
+
+    class Meta:
+        indexes = [models.Index(fields=["scope", "day"], name="comebackday_scope_day")]

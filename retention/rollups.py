@@ -7,8 +7,9 @@ inserts them again from the raw rows with one ``INSERT … SELECT`` per rollup, 
 same expressions the scan uses; the months those days fall in are then summed again from
 their days. What to recount comes from the change marks (``core.changes``): a marked case
 touches the days it was opened, decided and shown offers on; a subscription that asked to
-leave touches the days its saves were decided; a lost customer touches the days of its
-contacts and holdout plans.
+leave touches the days its saves were decided; a subscription that ended or came back
+touches the days of its comebacks; a lost customer touches the days of its contacts, holdout
+plans and comeback.
 """
 
 from collections.abc import Callable, Iterable
@@ -30,6 +31,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Cast, Coalesce, TruncDate, TruncMonth, TruncWeek
+from django.utils import timezone
 
 from cancellations.enums import CaseOutcome
 from cancellations.models import CancellationCase, Offer
@@ -38,6 +40,7 @@ from retention import scan
 from retention.models import (
     CaseDay,
     CaseMix,
+    ComebackDay,
     FunnelDay,
     Grain,
     OfferMix,
@@ -62,9 +65,10 @@ from retention.scan import (
     outcome_counts,
 )
 from winback.enums import OutreachStatus
-from winback.models import Outreach
+from winback.models import Comeback, Outreach
 
-CASES, OUTREACH = "cases", "outreach"
+CASES, OUTREACH, COMEBACKS = "cases", "outreach", "comebacks"
+FAMILIES = (CASES, OUTREACH, COMEBACKS)
 HOLDOUT = Q(status=OutreachStatus.HOLDOUT)
 NO_ID = Cast(Value(None), BigIntegerField())
 
@@ -260,6 +264,27 @@ ROLLUPS = [
         },
         totals=SUMMED_OVER_PLAN_AND_GROUP,
     ),
+    Rollup(
+        model=ComebackDay,
+        family=COMEBACKS,
+        rows=lambda days: Comeback.objects.filter(within_days("at", days)),
+        day=TruncDate("at"),
+        dimensions={
+            "campaign_id": F("campaign_id"),
+            "churn_group": F("lost_customer__churn_group"),
+            "channel": Coalesce(F("outreach__channel"), Value("")),
+            "plan_id": F("lost_customer__plan_id"),
+            "ended_on": scan.left_again_on(),
+        },
+        measures={
+            "attributed": Count("pk", filter=scan.ATTRIBUTED),
+            "organic": Count("pk", filter=~scan.ATTRIBUTED),
+            "value": money_sum("value", filter=scan.ATTRIBUTED),
+            "offer_cost": money_sum("offer_cost", filter=scan.ATTRIBUTED),
+            "monthly_amount": money_sum("monthly_amount", filter=scan.ATTRIBUTED),
+        },
+        totals={**SUMMED_OVER_FILTERS, "campaign_id": NO_ID},
+    ),
 ]
 
 
@@ -379,6 +404,16 @@ def touched_days(marks: list[tuple[str, int]]) -> dict[str, set[date]]:
         ),
         (OUTREACH, outreach.filter(contacted_at__isnull=False), "contacted_at"),
         (OUTREACH, outreach.filter(HOLDOUT), "due_at"),
+        (
+            COMEBACKS,
+            Comeback.objects.filter(lost_customer_id__in=ids[ChangeKind.LOST_CUSTOMER]),
+            "at",
+        ),
+        (
+            COMEBACKS,
+            Comeback.objects.filter(subscription_id__in=ids[ChangeKind.SUBSCRIPTION_LEFT]),
+            "at",
+        ),
     ]
     queries = [
         queryset.annotate(family=Value(family), day=TruncDate(field))
@@ -387,7 +422,7 @@ def touched_days(marks: list[tuple[str, int]]) -> dict[str, set[date]]:
         .order_by()
         for family, queryset, field in parts
     ]
-    days: dict[str, set[date]] = {CASES: set(), OUTREACH: set()}
+    days: dict[str, set[date]] = {family: set() for family in FAMILIES}
     for family, day in queries[0].union(*queries[1:]):
         days[family].add(day)
     return days
@@ -603,7 +638,32 @@ def winback_totals(filters: Filters, *, now: datetime) -> list[dict]:
         )
         .order_by()
     )
-    return _named(contacts.union(scan.comeback_totals(filters, now=now), all=True))
+    today = timezone.localdate(now)
+    comebacks = (
+        _days(ComebackDay, filters.and_previous(), campaign=True)
+        .annotate(series=filters.series("day"))
+        .values("series")
+        .annotate(
+            **_as_sums(
+                {
+                    "people": NO_INT,
+                    "hits": NO_INT,
+                    "contacts": NO_INT,
+                    "calls": NO_INT,
+                    "attributed": int_sum("attributed"),
+                    "organic": int_sum("organic"),
+                    "value": money_sum("value"),
+                    "offer_cost": money_sum("offer_cost"),
+                    "lifetime_value": money_sum(
+                        F("monthly_amount") * scan.months_active(F("day"), F("ended_on"), today),
+                        output_field=scan.MONEY,
+                    ),
+                }
+            )
+        )
+        .order_by()
+    )
+    return _named(contacts.union(comebacks, all=True))
 
 
 def trend_rows(window: Filters, *, mix: bool = True) -> list[dict]:

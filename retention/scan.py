@@ -20,9 +20,9 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    DateField,
     DecimalField,
     F,
-    FloatField,
     Func,
     IntegerField,
     OuterRef,
@@ -40,10 +40,12 @@ from django.db.models.functions import (
     Greatest,
     Least,
     NullIf,
+    TruncDate,
     TruncMonth,
     TruncWeek,
 )
 from django.db.models.lookups import IsNull
+from django.utils import timezone
 
 from cancellations.enums import CaseOutcome
 from cancellations.models import CancellationCase, Offer
@@ -141,6 +143,7 @@ CAME_BACK_AFTER_CONTACT = Q(lost_customer__comeback__at__gte=F("contacted_at"))
 CAME_BACK_AFTER_PLAN = Q(lost_customer__comeback__at__gte=F("due_at"))
 ATTRIBUTED_TO_CAMPAIGN = Q(lost_customer__comeback__campaign_id=F("campaign_id"))
 ATTRIBUTED_TO_CONTACT = Q(lost_customer__comeback__outreach_id=F("pk"))
+ATTRIBUTED = Q(outreach__isnull=False)  # a comeback through a contact, not organic
 
 
 # --- Cases ---------------------------------------------------------------------------
@@ -342,53 +345,68 @@ MONTH_DAYS = 30.4375
 
 
 class DaysBetween(Func):
-    """(later − earlier) in days, as a number (PostgreSQL and SQLite)."""
+    """(later − earlier) in whole days between two dates (PostgreSQL and SQLite)."""
 
     arity = 2
-    output_field = FloatField()
+    output_field = IntegerField()
 
     def as_postgresql(self, compiler, connection, **extra):
-        template = "(EXTRACT(EPOCH FROM (%(expressions)s)) / 86400.0)"
+        template = "(%(expressions)s)"
         return self.as_sql(compiler, connection, template=template, arg_joiner=" - ", **extra)
 
     def as_sqlite(self, compiler, connection, **extra):
-        template = "(julianday(%(expressions)s))"
+        template = "CAST(julianday(%(expressions)s) AS INTEGER)"
         return self.as_sql(
             compiler, connection, template=template, arg_joiner=") - julianday(", **extra
         )
 
 
-def _started_months_since(moment, now: datetime):
-    """The months begun since ``moment`` (1 in the first month), for up to ten years."""
-    months = Floor(DaysBetween(Value(now), moment) / Value(MONTH_DAYS)) + Value(1)
+def _months_begun_since(day, today: date):
+    """The months begun from local ``day`` to ``today`` (1 in the first month), for up to
+    ten years."""
+    days = DaysBetween(Value(today, output_field=DateField()), day)
+    months = Floor(days / Value(MONTH_DAYS)) + Value(1)
     return Cast(Greatest(Least(months, Value(121)), Value(1)), IntegerField())
 
 
-def _months_active_expression(now: datetime):
-    """Started months from the comeback to now, or to when the subscription ended again."""
-    since_comeback = _started_months_since(F("at"), now)
-    # A lookup per comebacks row by primary key, not a join: given the choice, the planner
-    # would hash the whole subscription table for a few thousand comebacks.
-    ended_again_at = Subquery(
-        Subscription.objects.filter(
-            pk=OuterRef("subscription_id"), status="cancelled", cancelled_at__gt=OuterRef("at")
-        ).values("cancelled_at")[:1]
-    )
+def months_active(came_back_on, left_again_on, today: date):
+    """Started months from the day of coming back to today, or to the day the subscription
+    ended again: counted in local days, so that a daily rollup of the comebacks gives the
+    same months as the comebacks themselves (``retention.rollups``)."""
+    since_comeback = _months_begun_since(came_back_on, today)
     return Case(
         When(
-            IsNull(ended_again_at, False),
-            then=since_comeback - _started_months_since(ended_again_at, now) + Value(1),
+            IsNull(left_again_on, False),
+            then=since_comeback - _months_begun_since(left_again_on, today) + Value(1),
         ),
         default=since_comeback,
         output_field=IntegerField(),
     )
 
 
+def left_again_on():
+    """The local day a comeback's subscription was cancelled again, if it was."""
+    # A lookup per comebacks row by primary key, not a join: given the choice, the planner
+    # would hash the whole subscription table for a few thousand comebacks.
+    return Subquery(
+        Subscription.objects.filter(
+            pk=OuterRef("subscription_id"), status="cancelled", cancelled_at__gt=OuterRef("at")
+        )
+        .annotate(day=TruncDate("cancelled_at"))
+        .values("day")[:1],
+        output_field=DateField(),
+    )
+
+
+def _months_active_expression(now: datetime):
+    """A comeback's started months until ``now`` (or until it ended again)."""
+    return months_active(TruncDate("at"), left_again_on(), timezone.localdate(now))
+
+
 def comeback_totals(filters: Filters, *, now: datetime) -> QuerySet:
     """Comebacks in the period and the one before, what they are worth and cost, as a row
-    per series of the win-back totals (the contact columns zero). Comebacks are few, so
-    both sources read them raw."""
-    attributed = Q(outreach__isnull=False)
+    per series of the win-back totals (the contact columns zero)."""
+    attributed = ATTRIBUTED
     span = filters.and_previous()
     comebacks = winback_filtered(
         Comeback.objects.filter(at__gte=span.since, at__lt=span.until),
@@ -404,7 +422,7 @@ def comeback_totals(filters: Filters, *, now: datetime) -> QuerySet:
             contacts=NO_INT,
             calls=NO_INT,
             attributed=Count("pk", filter=attributed),
-            organic=Count("pk", filter=Q(outreach__isnull=True)),
+            organic=Count("pk", filter=~attributed),
             value=money_sum("value", filter=attributed),
             offer_cost=money_sum("offer_cost", filter=attributed),
             lifetime_value=money_sum(

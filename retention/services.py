@@ -14,11 +14,11 @@ from cancellations.models import ExitReason
 from core.changes import rollup_refresh_finished, rollup_refresh_started
 from core.models import ChangeMark
 from retention.models import RollupState
-from retention.rollups import CASES, OUTREACH, ROLLUPS, recount, touched_days
+from retention.rollups import CASES, COMEBACKS, OUTREACH, ROLLUPS, recount, touched_days
 
 # Raise when what a rollup counts changes (a dimension, a measure, a definition in
 # retention.scan): the next refresh then rebuilds every rollup from the raw rows.
-ROLLUP_DEFINITIONS = 6
+ROLLUP_DEFINITIONS = 7
 
 
 @dataclass
@@ -27,6 +27,7 @@ class RefreshResult:
     marks: int = 0
     case_days: int = 0
     outreach_days: int = 0
+    comeback_days: int = 0
 
 
 def rollups_fingerprint() -> str:
@@ -87,6 +88,7 @@ def rollups_refresh(
                     recount(rollup, days[rollup.family])
                 result.case_days += len(days[CASES])
                 result.outreach_days += len(days[OUTREACH])
+                result.comeback_days += len(days[COMEBACKS])
             ChangeMark.objects.filter(pk__in=[pk for pk, _, _ in marks]).delete()
             state.refreshed_at = now
             state.save(update_fields=["refreshed_at", "rebuilt_at", "fingerprint"])

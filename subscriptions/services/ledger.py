@@ -15,7 +15,7 @@ from core.enums import ChangeKind
 from core.outbox.billing import billing_command_queue
 from subscriptions.actors import Actor
 from subscriptions.billing import billing_gateway
-from subscriptions.enums import LEAVE_KINDS
+from subscriptions.enums import LEAVE_KINDS, SubscriptionStatus
 from subscriptions.errors import SubscriptionError
 from subscriptions.models import Subscription, SubscriptionEvent
 from subscriptions.webhooks import ledger_event_publish
@@ -80,6 +80,10 @@ def _append(event: SubscriptionEvent) -> None:
     event._state.db = connection.alias
 
 
+def _ended(snapshot: dict[str, Any]) -> tuple[bool, str | None]:
+    return snapshot.get("status") == SubscriptionStatus.CANCELLED, snapshot.get("cancelled_at")
+
+
 def _commit(
     subscription: Subscription,
     *,
@@ -103,8 +107,9 @@ def _commit(
         now=created_at,
     )
     subscription.save()
-    if kind in LEAVE_KINDS:
-        # An earlier save of this subscription may no longer count as billing-verified.
+    if kind in LEAVE_KINDS or _ended(before) != _ended(after):
+        # An earlier save of this subscription may no longer count as billing-verified, and
+        # a comeback of it may have ended again (or no longer has).
         changes_mark(kind=ChangeKind.SUBSCRIPTION_LEFT, ids=[subscription.pk])
     event = SubscriptionEvent(
         subscription=subscription,

@@ -19,7 +19,7 @@ from core.changes import (
     rollup_refresh_finished,
 )
 from core.models import ChangeMark
-from retention.models import CaseDay
+from retention.models import CaseDay, RollupState
 from retention.periods import whole_months_and_days
 from retention.services import rollups_refresh
 from tests.factories import make_subscription
@@ -85,6 +85,7 @@ def test_the_page_says_how_fresh_the_figures_are(client, manager, defaults, plan
 
 def test_before_the_first_count_the_page_says_so(client, manager, defaults):  # noqa: F811
     client.force_login(manager)
+    RollupState.objects.all().delete()  # a new installation: never counted
 
     html = client.get("/admin/retention/dashboard/").content.decode()
 

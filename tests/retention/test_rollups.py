@@ -17,7 +17,16 @@ from cancellations.models import CancellationCase, ExitReason
 from cancellations.selectors import offers_for
 from core.models import ChangeMark, OutboundEmail
 from retention import selectors
-from retention.models import CaseDay, CaseMix, FunnelDay, OfferMix, OutreachDay, OutreachMix
+from retention.models import (
+    CaseDay,
+    CaseMix,
+    ComebackDay,
+    FunnelDay,
+    OfferMix,
+    OutreachDay,
+    OutreachMix,
+    Scope,
+)
 from retention.periods import Filters
 from retention.services import rollups_refresh
 from subscriptions import services as subscription_services
@@ -29,11 +38,11 @@ from winback import segmentation
 from winback import services as winback_services
 from winback.defaults import ensure_default_campaigns
 from winback.enums import OutreachStatus
-from winback.models import Campaign, LostCustomer, Outreach
+from winback.models import Campaign, Comeback, LostCustomer, Outreach
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
-ROLLUP_MODELS = (CaseDay, CaseMix, OfferMix, FunnelDay, OutreachMix, OutreachDay)
+ROLLUP_MODELS = (CaseDay, CaseMix, OfferMix, FunnelDay, OutreachMix, OutreachDay, ComebackDay)
 WEB = Actor.customer()
 REASONS = [
     "price",
@@ -267,7 +276,7 @@ def test_an_incremental_refresh_equals_the_scan_and_a_rebuild(mixed_book):
 
     assert not result.rebuilt
     assert result.marks == pending > 0
-    assert result.case_days > 0 and result.outreach_days > 0
+    assert result.case_days > 0 and result.outreach_days > 0 and result.comeback_days > 0
     assert ChangeMark.objects.count() == 0
     assert_rollups_equal_the_scan(all_filters(plans, narrowed_periods=1))
     incremental = snapshot()
@@ -291,6 +300,32 @@ def test_a_save_that_does_not_hold_leaves_the_billing_verified_rate(mixed_book):
     rollups_refresh()
 
     assert selectors.case_summary(period)["kept_90"] == before - 1
+    assert_rollups_equal_the_scan([period])
+
+
+def test_a_comeback_that_ends_again_and_comes_back_is_recounted(mixed_book):
+    """The days of a subscription's comebacks are recounted when it ends again and when it
+    comes back again: each changes the months its comeback counts towards lifetime value."""
+    rollups_refresh()
+    comeback = Comeback.objects.filter(outreach__isnull=False, subscription__status="active")[0]
+    period = Filters(start=timezone.localdate(comeback.at), end=timezone.localdate())
+    ended = ComebackDay.objects.filter(scope=Scope.EACH, ended_on__isnull=False)
+
+    subscription_services.subscription_cancel(subscription=comeback.subscription, actor=WEB)
+    result = rollups_refresh()
+
+    assert result.comeback_days == 1
+    assert ended.count() == 1
+    assert_rollups_equal_the_scan([period])
+    incremental = snapshot()
+    rollups_refresh(rebuild=True)
+    assert snapshot() == incremental
+
+    subscription_services.subscription_reactivate(
+        subscription=comeback.subscription, actor=Actor.api("billing")
+    )
+    assert rollups_refresh().comeback_days == 1
+    assert ended.count() == 0
     assert_rollups_equal_the_scan([period])
 
 

@@ -13,6 +13,6 @@ class Command(BaseCommand):
         result = rollups_refresh(rebuild=rebuild)
         self.stdout.write(
             f"{'Rebuilt' if result.rebuilt else 'Refreshed'} the rollups: {result.marks} "
-            f"changes, {result.case_days} case days and {result.outreach_days} outreach days "
-            "recounted."
+            f"changes, {result.case_days} case days, {result.outreach_days} outreach days and "
+            f"{result.comeback_days} comeback days recounted."
         )
