@@ -68,6 +68,7 @@ OUTREACH = env_int("BENCH_OUTREACH", min(100_000, SCALE // 10))
 DRAIN_MAX_SECONDS = env_int("BENCH_DRAIN_MAX_SECONDS", 600)
 DECIDE_SECONDS = env_int("BENCH_DECIDE_SECONDS", 10)
 BEHIND_SECONDS = 5
+DRAIN_FLOOR = 300  # emails/s at 1,000,000 (issue 22)
 LOST = env_int("BENCH_LOST", min(100_000, max(10_000, SCALE // 10)))
 GUNICORN_WORKERS = env_int("BENCH_GUNICORN_WORKERS", 3)
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", ",".join(STEPS)).split(",")))
@@ -605,10 +606,10 @@ def drain(sink_file: Path, count: int, rows: list[Row]) -> None:
     rows.append(
         Row(
             f"outreach drain: {total:,} due emails, 2 worker processes → local SMTP",
-            "≥ 200 emails/s",
+            f"≥ {DRAIN_FLOOR} emails/s",
             f"{rate:,.0f} emails/s ({n_sent:,} sent in {seconds:,.0f} s; {skipped:,} skipped, "
             f"{left:,} not sent within {DRAIN_MAX_SECONDS} s)",
-            rate >= 200 and left == 0,
+            rate >= DRAIN_FLOOR and left == 0,
         )
     )
     rows.append(
