@@ -78,11 +78,17 @@ def _default_language():
     translation.activate(settings.LANGUAGE_CODE)
 
 
+def forget_cached_rows() -> None:
+    """Drop the rows a test before cached (the webhook subscribers, the exit reasons): its
+    rollback removed them without the signals that drop the cache."""
+    cache.delete_many([SUBSCRIBERS_KEY, REASONS_KEY])
+
+
 @pytest.fixture(autouse=True)
 def _no_cached_rows():
-    """Each test starts without the rows a test before cached (the webhook subscribers, the
-    exit reasons): its rollback removed them without the signals that drop the cache."""
-    cache.delete_many([SUBSCRIBERS_KEY, REASONS_KEY])
+    """Each test starts without rows cached by a test before (see ``forget_cached_rows``;
+    a module's shared set-up, built before this runs, calls it itself)."""
+    forget_cached_rows()
     yield
 
 

@@ -407,7 +407,11 @@ def test_seed_demo_comebacks_agree_with_the_ledger_and_the_outreach():
 
     comebacks = list(Comeback.objects.select_related("lost_customer", "subscription", "outreach"))
     assert any(c.outreach for c in comebacks) and any(c.organic for c in comebacks)
-    assert {c.channel for c in comebacks} == {"web", "phone"}
+    # Which lost customers are in a holdout hashes their ids, and ids follow the database's
+    # sequences, which earlier tests in this database moved on: how many come back through a
+    # call (about 1 in 46 here) varies with the tests that ran before, so this checks each
+    # comeback's channel against its call below rather than that a call brought one back.
+    assert {c.channel for c in comebacks} <= {"web", "phone"}
     window = timedelta(days=settings.TACK_WINBACK_ATTRIBUTION_DAYS)
     for comeback in comebacks:
         subscription, lost = comeback.subscription, comeback.lost_customer
@@ -447,9 +451,12 @@ def test_seed_demo_comebacks_agree_with_the_ledger_and_the_outreach():
             )
         else:
             assert last is None
-        if comeback.channel == "phone":
+        came_back_on_the_call = bool(
+            comeback.outreach and comeback.outreach.call_outcome == "came back"
+        )
+        assert (comeback.channel == "phone") == came_back_on_the_call
+        if came_back_on_the_call:
             assert comeback.outreach.channel == "phone"
-            assert comeback.outreach.call_outcome == "came back"
         # Nobody is contacted, or planned to be, after coming back.
         after_it = Outreach.objects.filter(lost_customer=lost)
         assert not after_it.filter(contacted_at__gt=comeback.at).exists()

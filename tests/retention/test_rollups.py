@@ -31,6 +31,7 @@ from retention.periods import Filters
 from retention.services import rollups_refresh
 from subscriptions import services as subscription_services
 from subscriptions.actors import Actor
+from tests.conftest import forget_cached_rows
 from tests.factories import make_agent, make_plan, make_subscription
 from tests.retention.conftest import ago
 from tests.winback.conftest import campaigns, make_lost  # noqa: F401 - shared fixture
@@ -228,6 +229,9 @@ def shared_book(django_db_setup, django_db_blocker):
     Building it through the real services takes most of a test's time, and the tests only
     read it or change it inside their own savepoint, so they all start from the same book."""
     with django_db_blocker.unblock():
+        # Built before this module's first test forgets what earlier tests cached: a
+        # cached webhook endpoint that their rollback removed would be written to.
+        forget_cached_rows()
         outer = transaction.atomic()
         outer.__enter__()
         try:
@@ -240,6 +244,7 @@ def shared_book(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         transaction.set_rollback(True)
         outer.__exit__(None, None, None)
+        forget_cached_rows()
 
 
 @pytest.fixture
