@@ -419,7 +419,6 @@ def _voice(filters: VoiceFilters, said: Q, *, now: datetime | None = None):
     (the condition of a partial index on the opening time, which the counts read alone)."""
     now = now or timezone.now()
     oldest = now - timedelta(days=settings.TACK_FREE_TEXT_RETENTION_DAYS)
-    has_text, has_competitor = HAS_TEXT, HAS_COMPETITOR
     cases = CancellationCase.objects.filter(
         said,
         opened_at__gte=max(day_start(filters.start), oldest),
@@ -435,8 +434,8 @@ def _voice(filters: VoiceFilters, said: Q, *, now: datetime | None = None):
         words = filters.search
         # Each side carries its index's condition, so the trigram indexes serve the search.
         cases = cases.filter(
-            (has_text & Q(reason_text__icontains=words))
-            | (has_competitor & Q(competitor__icontains=words))
+            (HAS_TEXT & Q(reason_text__icontains=words))
+            | (HAS_COMPETITOR & Q(competitor__icontains=words))
         )
     return cases
 
