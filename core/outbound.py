@@ -1,5 +1,5 @@
 """Outbound HTTP to the public internet only: the one client every outbound request goes
-through (webhooks now, the billing gateway next).
+through (webhooks, and the Stripe gateway through ``subscriptions.stripe_billing.client``).
 
 - https only; plain http only with ``TACK_OUTBOUND_ALLOW_HTTP`` (development).
 - The host is resolved once; every address it resolves to must be public: loopback,
@@ -61,6 +61,8 @@ class Target:
 @dataclass(frozen=True)
 class Response:
     status: int
+    body: bytes = b""
+    headers: dict[str, str] | None = None
 
 
 def _allowed_networks() -> list:
@@ -184,17 +186,28 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> Response:
-    """POST ``body`` to ``url`` after ``check_url``; the reply's status (its body is
-    read a little and dropped). Raises ``OutboundRefused`` or ``OutboundError``."""
+def request(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str],
+    timeout: float,
+    read_limit: int = 1024,
+) -> Response:
+    """Send one request to ``url`` after ``check_url``: the reply's status, at most
+    ``read_limit`` bytes of its body (the rest is dropped) and its headers (names in lower
+    case). Raises ``OutboundRefused`` or ``OutboundError``."""
     target = check_url(url)
     connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
     connection = connection_class(target.host, target.port, address=target.address, timeout=timeout)
     try:
-        connection.request("POST", target.path, body=body, headers=headers)
+        connection.request(method.upper(), target.path, body=body, headers=headers)
         response = connection.getresponse()
-        response.read(1024)
-        return Response(response.status)
+        content = response.read(read_limit)
+        return Response(
+            response.status, content, {name.lower(): value for name, value in response.getheaders()}
+        )
     except TimeoutError as exc:
         raise OutboundError("timed out") from exc
     except ConnectionRefusedError as exc:
@@ -205,3 +218,9 @@ def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> R
         raise OutboundError("connection failed") from exc
     finally:
         connection.close()
+
+
+def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> Response:
+    """POST ``body`` to ``url``: ``request`` keeping only the reply's status and a little of
+    its body (a webhook receiver's answer is not Tack's to read)."""
+    return request("POST", url, body=body, headers=headers, timeout=timeout)

@@ -187,13 +187,13 @@ def test_the_security_rules_hold_on_a_live_stack_with_debug_off(
             user=agent, object_id=str(assisted.pk), change_message__contains="#4711"
         ).exists()
 
-        # The customer cancels; the worker sends the receipt and refuses the webhooks to
-        # this machine's own address.
+        # The customer cancels; the worker sends the receipts (the assisted customer's and
+        # this one's, one each) and refuses the webhooks to this machine's own address.
         walk = walk_cancel_flow(
             web.url, token, reason_id=moving.pk, accept=False, deadline=time.monotonic() + 30
         )
         assert walk.outcome == "done" and not walk.failed(), walk.responses
-        wait_until(lambda: len(smtp.messages) == 1, timeout=30)
+        wait_until(lambda: len(smtp.messages) >= 2, timeout=30)
         wait_until(
             lambda: (
                 WebhookDelivery.objects.exists()
@@ -203,8 +203,12 @@ def test_the_security_rules_hold_on_a_live_stack_with_debug_off(
             ),
             timeout=30,
         )
-        time.sleep(1)  # a last chance for a request to arrive that must not
+        time.sleep(1)  # a last chance for a request (or a third email) to arrive that must not
         assert receiver.posts == []
+        assert sorted(to.addr_spec for m in smtp.messages for to in m["To"].addresses) == [
+            "greta.live@example.com",
+            "stina.assisted@example.com",
+        ]
         assert not WebhookDelivery.objects.filter(status=WebhookDeliveryStatus.DELIVERED).exists()
         errors = set(WebhookAttempt.objects.values_list("error", flat=True))
         assert errors == {"Refused: the address is not on the public internet"}

@@ -153,3 +153,22 @@ def test_changes_stripe_makes_itself_are_not_sent_back(stripe_book, subscription
     services.subscription_apply_due_changes(now=now + timedelta(days=4))
 
     assert [kind for kind, *_ in commands()] == [EventKind.PAUSED]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]"])
+def test_stripe_is_reached_only_through_the_outbound_guard(
+    stripe_book, subscription, decide, settings, webhook_receiver, host
+):
+    """With production's rules (no allow-list), an API base on this machine is refused
+    before any connection: the command waits as not reached, with the guard's reason."""
+    settings.TACK_OUTBOUND_ALLOWED_ADDRESSES = []
+    settings.STRIPE_API_BASE = f"http://{host}:{webhook_receiver.server.server_port}"
+
+    until = timezone.now() + timedelta(days=30)
+    decide(services.subscription_pause, subscription=subscription, until=until)
+
+    command = BillingCommand.objects.get()
+    assert (command.status, command.attempts) == (Status.PENDING, 1)
+    assert command.last_error == "Stripe not reached: the address is not on the public internet"
+    assert webhook_receiver.requests == []
+    assert remote(stripe_book.server, subscription).pause_collection is None
