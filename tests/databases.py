@@ -10,6 +10,7 @@ template and the stale one is dropped.
 
 import fcntl
 import hashlib
+import subprocess
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,6 +84,27 @@ def _count_the_empty_rollups() -> None:
     rollups_refresh()
 
 
+_template: dict[str, str] = {}
+
+
+def template_dump(pg_dump: str) -> bytes:
+    """An SQL dump of the migrated template (made or found by ``clone_database``): for a
+    test that needs a migrated database on a server of its own. Taken under the lock the
+    clones are made under (a connection to the template stops ``CREATE DATABASE … TEMPLATE``)."""
+    database = connection.settings_dict
+    url = (
+        f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
+        f"{database['PORT'] or 5432}/{_template['name']}"
+    )
+    with _server_lock(_template["original"]):
+        return subprocess.run(
+            [pg_dump, "--no-owner", "--no-privileges", url],
+            capture_output=True,
+            check=True,
+            timeout=120,
+        ).stdout
+
+
 def clone_database() -> tuple[str, str]:
     """Point the default connection at a fresh clone of the template; returns
     (original name, clone name) for ``drop_database``."""
@@ -90,6 +112,7 @@ def clone_database() -> tuple[str, str]:
     target = connection.creation._get_test_db_name()
     prefix = f"test_{original}_template_"
     template = prefix + migrations_digest()
+    _template.update(name=template, original=original)
     with _server_lock(original):
         existing = _existing(prefix)
         if template not in existing:

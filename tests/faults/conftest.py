@@ -296,6 +296,19 @@ class PrivatePostgres:
     def stop(self) -> None:
         self.pg_ctl("-m", "immediate", "-w", "stop")
 
+    def create_migrated(self, database: str) -> str:
+        """A database on this cluster with Tack's migrated schema and its data (roles,
+        defaults), restored from a dump of the suite's migrated template: what
+        ``manage.py migrate`` would make, for a fraction of its CPU. Returns its URL."""
+        from tests.databases import template_dump
+
+        dump = template_dump(str(self.bindir / "pg_dump"))
+        psql = [str(self.bindir / "psql"), "-q", "-X", "-v", "ON_ERROR_STOP=1"]
+        run = {"capture_output": True, "check": True, "timeout": 120}
+        subprocess.run([*psql, self.url(), "-c", f"CREATE DATABASE {database}"], **run)
+        subprocess.run([*psql, self.url(database)], input=dump, **run)
+        return self.url(database)
+
 
 @pytest.fixture
 def private_postgres() -> Iterator[PrivatePostgres]:

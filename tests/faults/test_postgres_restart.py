@@ -1,7 +1,8 @@
 """PostgreSQL restarts (``pg_ctl restart -m fast``) under a steady stream of customers.
 
-A private cluster, migrated; gunicorn (2 processes x 4 threads, persistent connections with
-health checks, as configured for production) serves the cancellation flow to a few threads
+A private cluster, migrated (restored from a dump of the suite's migrated template); gunicorn
+(2 processes x 4 threads, persistent connections with health checks, as configured for
+production) serves the cancellation flow to a few threads
 of customers, and a monitor polls /healthz. Mid-load the database restarts: every session is
 cut and open transactions roll back. Requests caught by it must fail cleanly and fast (our
 error page, no traceback, no hang), every request that starts once the database is back
@@ -139,14 +140,15 @@ def audit(url: str) -> list[str]:
 
 
 def test_requests_fail_cleanly_while_postgres_restarts_and_no_change_is_half_made(
-    private_postgres, private_redis, tmp_path
+    django_db_setup,  # the migrated template the private cluster's database is restored from
+    private_postgres,
+    private_redis,
+    tmp_path,
 ):
-    sql(private_postgres.url(), "CREATE DATABASE tack")
-    database_url = private_postgres.url("tack")
+    database_url = private_postgres.create_migrated("tack")
     env = tack_env(database_url=database_url, redis_url=private_redis.url)
     env.pop("CONN_MAX_AGE", None)  # production's persistent connections (60 s)
     run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "timeout": 180}
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], **run)
     seeded = json.loads(
         subprocess.run([sys.executable, "-m", "tests.faults.seed_private", str(CUSTOMERS)], **run)
         .stdout.decode()
