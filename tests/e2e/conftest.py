@@ -1,9 +1,10 @@
 """Real-browser journeys: Playwright (sync API) drives Debian's Chromium against a live server.
 
-One browser for the whole package, a fresh context (cookies, storage) for every test. Every
+One browser per test process, a fresh context (cookies, storage) for every test. Every
 test saves screenshots of its steps under ``test-artifacts/e2e/`` (gitignored).
 """
 
+import asyncio
 import os
 import re
 import shutil
@@ -29,27 +30,51 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 PASSWORD = "correct horse battery staple"  # tests/factories.make_user's
 
 
-@pytest.fixture(scope="package")
-def browser():
-    """Chromium for every test in this package.
+@pytest.fixture(scope="session")
+def _chromium():
+    """Playwright and Chromium, started by this process's first browser test and kept until
+    its last test ends: the scheduler spreads the browser tests over the processes and
+    between other tests, and a start costs about 1.5 s of CPU."""
+    started: dict = {}
+    yield started
+    if started:
+        asyncio.events._set_running_loop(started["loop"])
+        try:
+            started["browser"].close()
+            started["playwright"].stop()
+        finally:
+            asyncio.events._set_running_loop(None)
 
-    Playwright's sync API keeps an asyncio loop running on this thread, so Django refuses
-    ORM calls from the test unless DJANGO_ALLOW_ASYNC_UNSAFE is set; it is set only while
-    the browser lives (the package's tests run together) and put back after.
+
+@pytest.fixture
+def browser(_chromium):
+    """Chromium for this test.
+
+    Playwright's sync API keeps its asyncio loop running on this thread, so Django refuses
+    ORM calls from the test unless DJANGO_ALLOW_ASYNC_UNSAFE is set; it is set only during a
+    browser test. Between browser tests the loop is put aside (``_set_running_loop(None)``,
+    as asyncio's own ``run`` leaves a thread), so that the other tests in this process run as
+    they would without a browser: nothing of Playwright runs between its calls.
     """
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
     before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    playwright = sync_playwright().start()
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     try:
-        yield chromium
+        if _chromium:
+            asyncio.events._set_running_loop(_chromium["loop"])
+        else:
+            from playwright.sync_api import sync_playwright
+
+            playwright = sync_playwright().start()
+            _chromium.update(
+                playwright=playwright,
+                loop=asyncio.get_running_loop(),
+                browser=playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS),
+            )
+        yield _chromium["browser"]
     finally:
-        chromium.close()
-        playwright.stop()
+        asyncio.events._set_running_loop(None)
         if before is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
