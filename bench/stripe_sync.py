@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DJANGO_DEBUG", "1")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tack_bench")
@@ -32,6 +33,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import transaction  # noqa: E402
+from report import Row, markdown_table  # noqa: E402
 
 from subscriptions.models import SubscriptionEvent  # noqa: E402
 from subscriptions.stripe_billing.sync import stripe_sync  # noqa: E402
@@ -134,24 +136,31 @@ def main(count: int) -> None:
     ]
     print("\n".join(lines))
     created = first_run.created
-    table = [
-        f"# `bench/stripe_sync.py` at {count:,} subscriptions",
-        "",
+    rows = [
+        Row(
+            f"`stripe_sync`, first run: {created.get('plan', 0):,} plans, "
+            f"{created.get('customer', 0):,} customers, {created.get('subscription', 0):,} "
+            f"subscriptions ({ledger:,} ledger rows)",
+            "—",
+            f"{t1 - t0:.1f} s",
+            None,
+        ),
+        Row(
+            "`stripe_sync`, second run (nothing to change)",
+            "0 changes",
+            f"{t2 - t1:.1f} s, {changed} changed, {unchanged:,} unchanged",
+            changed == 0,
+        ),
+    ]
+    header = (
+        f"# `bench/stripe_sync.py` at {count:,} subscriptions\n\n"
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, load "
         f"average {load[0]:.2f} at the end. localstripe with Tack's extensions on localhost "
         "(seeded through its bulk route), a tenth of the subscriptions cancelling at the period "
-        "end, a quarter on a yearly price; both runs in one transaction, rolled back afterwards.",
-        "",
-        "| what | target | measured | met? |",
-        "| --- | --- | --- | --- |",
-        f"| `stripe_sync`, first run: {created.get('plan', 0):,} plans, "
-        f"{created.get('customer', 0):,} customers, {created.get('subscription', 0):,} "
-        f"subscriptions ({ledger:,} ledger rows) | — | {t1 - t0:.1f} s | — |",
-        f"| `stripe_sync`, second run (nothing to change) | 0 changes | {t2 - t1:.1f} s, "
-        f"{changed} changed, {unchanged:,} unchanged | {'yes' if changed == 0 else '**no**'} |",
-        "",
-    ]
-    (Path(ROOT) / "bench" / "stripe_sync.md").write_text("\n".join(table))
+        "end, a quarter on a yearly price; both runs in one transaction, rolled back "
+        "afterwards.\n\n"
+    )
+    (Path(ROOT) / "bench" / "stripe_sync.md").write_text(header + markdown_table(rows))
 
 
 if __name__ == "__main__":

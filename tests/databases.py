@@ -87,18 +87,23 @@ def _count_the_empty_rollups() -> None:
 _template: dict[str, str] = {}
 
 
+def database_url(name: str | None = None) -> str:
+    """The URL of database ``name`` (default: this process's test database) on the suite's
+    PostgreSQL server, for a process or a tool outside this one."""
+    database = connection.settings_dict
+    return (
+        f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
+        f"{database['PORT'] or 5432}/{name or database['NAME']}"
+    )
+
+
 def template_dump(pg_dump: str) -> bytes:
     """An SQL dump of the migrated template (made or found by ``clone_database``): for a
     test that needs a migrated database on a server of its own. Taken under the lock the
     clones are made under (a connection to the template stops ``CREATE DATABASE … TEMPLATE``)."""
-    database = connection.settings_dict
-    url = (
-        f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
-        f"{database['PORT'] or 5432}/{_template['name']}"
-    )
     with _server_lock(_template["original"]):
         return subprocess.run(
-            [pg_dump, "--no-owner", "--no-privileges", url],
+            [pg_dump, "--no-owner", "--no-privileges", database_url(_template["name"])],
             capture_output=True,
             check=True,
             timeout=120,

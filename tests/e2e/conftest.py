@@ -47,7 +47,7 @@ def _chromium():
 
 
 @pytest.fixture
-def browser(_chromium):
+def browser(_chromium, monkeypatch):
     """Chromium for this test.
 
     Playwright's sync API keeps its asyncio loop running on this thread, so Django refuses
@@ -58,8 +58,7 @@ def browser(_chromium):
     """
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     try:
         if _chromium:
             asyncio.events._set_running_loop(_chromium["loop"])
@@ -75,10 +74,6 @@ def browser(_chromium):
         yield _chromium["browser"]
     finally:
         asyncio.events._set_running_loop(None)
-        if before is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from django.db import connection
 
 from config.celery import app
 from tests.conftest import CapturingSMTPHandler, free_port
+from tests.databases import database_url, template_dump
 from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,11 +108,7 @@ def tack_env(*, database_url: str, redis_url: str, smtp_port: int = 25, **extra:
 
 def run_database_url() -> str:
     """The URL of the database this test run uses (pytest-django's test database)."""
-    database = connection.settings_dict
-    return (
-        f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
-        f"{database['PORT'] or 5432}/{database['NAME']}"
-    )
+    return database_url()
 
 
 def start_worker(env: dict, log: Path) -> subprocess.Popen:
@@ -300,8 +297,6 @@ class PrivatePostgres:
         """A database on this cluster with Tack's migrated schema and its data (roles,
         defaults), restored from a dump of the suite's migrated template: what
         ``manage.py migrate`` would make, for a fraction of its CPU. Returns its URL."""
-        from tests.databases import template_dump
-
         dump = template_dump(str(self.bindir / "pg_dump"))
         psql = [str(self.bindir / "psql"), "-q", "-X", "-v", "ON_ERROR_STOP=1"]
         run = {"capture_output": True, "check": True, "timeout": 120}

@@ -2,8 +2,8 @@
 
 A private cluster, migrated (restored from a dump of the suite's migrated template); gunicorn
 (2 processes x 4 threads, persistent connections with health checks, as configured for
-production) serves the cancellation flow to a few threads
-of customers, and a monitor polls /healthz. Mid-load the database restarts: every session is
+production) serves the cancellation flow to a few threads of customers, and a monitor polls
+/healthz. Mid-load the database restarts: every session is
 cut and open transactions roll back. Requests caught by it must fail cleanly and fast (our
 error page, no traceback, no hang), every request that starts once the database is back
 must succeed, and the database must hold no half-made change: each case agrees with its
