@@ -7,11 +7,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.changes import changes_mark
 from core.dates import add_months
+from core.enums import ChangeKind
 from core.outbox.billing import billing_command_queue
 from subscriptions.actors import Actor
 from subscriptions.billing import billing_gateway
-from subscriptions.enums import CancelledBy, EventKind
+from subscriptions.enums import LEAVE_KINDS, CancelledBy, EventKind
 from subscriptions.enums import SubscriptionStatus as Status
 from subscriptions.errors import SubscriptionError, SubscriptionInputError
 from subscriptions.models import Customer, Plan, Subscription, SubscriptionEvent
@@ -158,16 +160,17 @@ def _transition_to(
 def subscription_start_many(
     *, rows: list[dict], actor: Actor, now: datetime | None = None
 ) -> list[Subscription]:
-    """Create many active subscriptions at once (a first import): what
-    ``subscription_start`` does for each, with the writes batched — the rows, then their
-    STARTED ledger rows, in one transaction. ``rows`` hold ``external_id``, ``customer``,
-    ``plan``, ``started_at`` and ``current_period_end``.
+    """Create many subscriptions at once (a first import): what ``subscription_start`` does
+    for each — and ``subscription_schedule_cancel`` for a row with a future ``cancel_at`` —
+    with the writes batched: the rows, then their ledger rows, in one transaction. ``rows``
+    hold ``external_id``, ``customer``, ``plan``, ``started_at`` and
+    ``current_period_end``, and may hold ``cancel_at`` (and ``cancelled_by``).
 
-    Side effects: a STARTED ledger row each (and whatever the billing gateway and the
-    webhooks make of it, as for one).
+    Side effects: a STARTED ledger row each, and a CANCEL_REQUESTED one for a row set to
+    end (and whatever the billing gateway and the webhooks make of them, as for one).
     """
     now = now or timezone.now()
-    subscriptions = []
+    subscriptions, changes = [], []  # changes: (subscription, kind, before, after)
     for row in rows:
         plan = row["plan"]
         subscription = Subscription(
@@ -182,44 +185,59 @@ def subscription_start_many(
         )
         if subscription.current_period_end <= subscription.started_at:
             raise SubscriptionInputError(_("The period end must be after the start."))
+        started = _snapshot(subscription)
+        changes.append((subscription, EventKind.STARTED, {}, started))
+        if row.get("cancel_at"):
+            if row["cancel_at"] <= now:
+                raise SubscriptionInputError(_("A scheduled cancellation must be in the future."))
+            subscription.status = Status.CANCEL_PENDING
+            subscription.cancel_at = row["cancel_at"]
+            subscription.cancelled_by = row.get("cancelled_by") or CancelledBy.CUSTOMER
+            changes.append(
+                (subscription, EventKind.CANCEL_REQUESTED, started, _snapshot(subscription))
+            )
         subscriptions.append(subscription)
     Subscription.objects.bulk_create(subscriptions)
     gateway = billing_gateway()
-    events, commands = [], []
-    for subscription in subscriptions:
-        after = _snapshot(subscription)
+    events, commands, sequences = [], [], {}
+    for subscription, kind, before, after in changes:
+        at = subscription.started_at if kind == EventKind.STARTED else now
+        sequences[subscription] = sequences.get(subscription, 0) + 1
         commands.append(
             gateway.command(
                 subscription=subscription,
-                kind=EventKind.STARTED,
-                before={},
+                kind=kind,
+                before=before,
                 after=after,
                 amount=None,
                 channel=actor.channel,
-                now=subscription.started_at,
+                now=at,
             )
         )
         events.append(
             SubscriptionEvent(
                 subscription=subscription,
-                sequence=1,
-                kind=EventKind.STARTED,
+                sequence=sequences[subscription],
+                kind=kind,
                 channel=actor.channel,
                 actor=actor.user,
                 actor_label=actor.label[:120],
-                before={},
+                before=before,
                 after=after,
-                created_at=subscription.started_at,
+                created_at=at,
             )
         )
     SubscriptionEvent.objects.bulk_create(events)
-    for subscription, event, command in zip(subscriptions, events, commands, strict=True):
-        ledger_event_publish(event=event, subscription=subscription)
+    leaving = [event.subscription_id for event in events if event.kind in LEAVE_KINDS]
+    if leaving:
+        changes_mark(kind=ChangeKind.SUBSCRIPTION_LEFT, ids=leaving)
+    for event, command in zip(events, commands, strict=True):
+        ledger_event_publish(event=event, subscription=event.subscription)
         if command is not None:
             billing_command_queue(
-                subscription_id=subscription.pk,
+                subscription_id=event.subscription_id,
                 ledger_event_id=event.pk,
-                kind=EventKind.STARTED,
-                payload={**command, "tack_subscription": subscription.external_id},
+                kind=event.kind,
+                payload={**command, "tack_subscription": event.subscription.external_id},
             )
     return subscriptions

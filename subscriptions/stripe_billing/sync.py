@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from subscriptions.actors import Actor
 from subscriptions.enums import BillingInterval, Channel
@@ -173,8 +174,17 @@ def _holds(held: dict | None, state: dict) -> bool:
     )
 
 
+def _batched(state: dict, now: datetime) -> bool:
+    """A new subscription that runs, or is set to end later, is started in its page's
+    batch; one paused or ended goes through ``subscription_upsert`` on its own."""
+    if state["status"] == Status.CANCEL_PENDING:
+        return state["cancel_at"] > now
+    return state["status"] == Status.ACTIVE
+
+
 def _sync_subscriptions(client, report: SyncReport, progress) -> None:
     plans = {plan.code: plan for plan in Plan.objects.all()}
+    now = timezone.now()
     done = 0
     for page in _pages(client, "/v1/subscriptions", {"status": "all"}):
         ids = [s["id"] for s in page]
@@ -212,7 +222,7 @@ def _sync_subscriptions(client, report: SyncReport, progress) -> None:
             if is_new and state["status"] == Status.CANCELLED:
                 report.skipped["subscription", "cancelled before Tack knew it"] += 1
                 continue
-            if is_new and state["status"] == Status.ACTIVE:
+            if is_new and _batched(state, now):
                 fresh.append(
                     {
                         "external_id": subscription["id"],
@@ -220,6 +230,7 @@ def _sync_subscriptions(client, report: SyncReport, progress) -> None:
                         "plan": plan,
                         "started_at": state["started_at"],
                         "current_period_end": state["current_period_end"],
+                        "cancel_at": state["cancel_at"],
                     }
                 )
                 continue
@@ -247,7 +258,8 @@ def _sync_subscriptions(client, report: SyncReport, progress) -> None:
 
 
 def _start_page(fresh: list[dict], report: SyncReport) -> None:
-    """The page's new active subscriptions in one batch; one by one if the batch fails."""
+    """The page's new subscriptions (running, or set to end later) in one batch; one by one
+    if the batch fails."""
     if not fresh:
         return
     try:

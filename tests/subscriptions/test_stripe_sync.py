@@ -10,7 +10,9 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from subscriptions.enums import BillingInterval, Channel
+from core.enums import ChangeKind
+from core.models import ChangeMark
+from subscriptions.enums import BillingInterval, CancelledBy, Channel, EventKind
 from subscriptions.enums import SubscriptionStatus as Status
 from subscriptions.models import Customer, Plan, Subscription, SubscriptionEvent
 from subscriptions.stripe_billing.sync import stripe_sync
@@ -107,6 +109,22 @@ def test_sync_takes_each_state_and_a_rerun_changes_nothing(empty_stripe, capsys)
     assert b.cancel_at == datetime.fromtimestamp(started, tz=UTC).replace(
         year=datetime.fromtimestamp(started, tz=UTC).year + 1
     )
+    # Started in its page's batch, with the ledger a one-by-one start and cancel would write.
+    assert [
+        (e.sequence, e.kind, e.before.get("status"), e.after["status"], e.after["cancel_at"])
+        for e in b.events.all()
+    ] == [
+        (1, EventKind.STARTED, None, Status.ACTIVE, None),
+        (
+            2,
+            EventKind.CANCEL_REQUESTED,
+            Status.ACTIVE,
+            Status.CANCEL_PENDING,
+            b.cancel_at.isoformat(),
+        ),
+    ]
+    assert b.cancelled_by == CancelledBy.CUSTOMER
+    assert ChangeMark.objects.filter(kind=ChangeKind.SUBSCRIPTION_LEFT, object_id=b.pk).exists()
     assert set(SubscriptionEvent.objects.values_list("channel", flat=True)) == {Channel.BILLING}
 
 
