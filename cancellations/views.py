@@ -157,10 +157,15 @@ def _reason_seed(request, subscription) -> str:
 
 
 def _case_from_form(request, subscription) -> CancellationCase | None:
+    """The case the form names, if it is this subscription's: the one the page's own
+    statement read (``customer_page(case=…)``) when it is that one, else looked up."""
     try:
         case_id = int(request.POST.get("case", ""))
     except ValueError:
         return None
+    case = request.flow["case"]
+    if case is not None and case.pk == case_id:
+        return case
     return CancellationCase.objects.filter(pk=case_id, subscription=subscription).first()
 
 
@@ -261,7 +266,7 @@ def offers(request, subscription):
 
 
 @require_POST
-@customer_page
+@customer_page(case="latest")
 def decide(request, subscription):
     """Accept an offer or decline them all and cancel; always ends on the done page."""
     case = _case_from_form(request, subscription)

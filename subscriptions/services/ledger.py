@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from core.changes import changes_mark
 from core.enums import ChangeKind
 from core.outbox.billing import billing_command_queue
+from core.sql import insert_columns, inserted
 from subscriptions.actors import Actor
 from subscriptions.billing import billing_gateway
 from subscriptions.enums import LEAVE_KINDS, SubscriptionStatus
@@ -62,22 +63,20 @@ def _append(event: SubscriptionEvent) -> None:
     anyway."""
     meta = SubscriptionEvent._meta
     quote = connection.ops.quote_name
-    fields = [f for f in meta.concrete_fields if not f.primary_key and f.name != "sequence"]
+    columns, values = insert_columns(event, exclude=("sequence",))
     sequence = quote(meta.get_field("sequence").column)
     subscription = quote(meta.get_field("subscription").column)
     table = quote(meta.db_table)
     statement = (
-        f"INSERT INTO {table} ({', '.join(quote(f.column) for f in fields)}, {sequence}) "
-        f"SELECT {', '.join(['%s'] * len(fields))}, COALESCE(MAX({sequence}), 0) + 1 "
+        f"INSERT INTO {table} ({', '.join(columns)}, {sequence}) "
+        f"SELECT {', '.join(['%s'] * len(values))}, COALESCE(MAX({sequence}), 0) + 1 "
         f"FROM {table} WHERE {subscription} = %s "
         f"RETURNING {quote(meta.pk.column)}, {sequence}"
     )
-    values = [f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(statement, [*values, event.subscription_id])
-        event.pk, event.sequence = cursor.fetchone()
-    event._state.adding = False
-    event._state.db = connection.alias
+        pk, event.sequence = cursor.fetchone()
+    inserted(event, pk)
 
 
 def _ended(snapshot: dict[str, Any]) -> tuple[bool, str | None]:
