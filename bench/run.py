@@ -21,7 +21,8 @@ Environment: BENCH_SCALE (1000000), BENCH_DATABASE_URL, BENCH_REDIS_URL
 (redis://127.0.0.1:6379/15, flushed by the bench), BENCH_SECONDS (15, per wrk run),
 BENCH_CONNECTIONS (16), BENCH_DECIDE_RATE (150) for BENCH_DECIDE_SECONDS (10),
 BENCH_OUTREACH (min(100000, scale/10)) sent within at most BENCH_DRAIN_MAX_SECONDS (600),
-BENCH_LOST (min(100000, max(10000, scale/10))), BENCH_GUNICORN_WORKERS (3), SECRET_KEY
+BENCH_LOST (min(100000, max(10000, scale/10))), BENCH_GUNICORN_WORKERS (3),
+BENCH_CELERY_CONCURRENCY (2, the Celery worker's processes), SECRET_KEY
 (a random one for the run when unset), BENCH_ONLY (comma-separated steps: seed, dashboard,
 segmentation, web, drain).
 """
@@ -71,6 +72,7 @@ BEHIND_SECONDS = 5
 DRAIN_FLOOR = 300  # emails/s at 1,000,000 (issue 22)
 LOST = env_int("BENCH_LOST", min(100_000, max(10_000, SCALE // 10)))
 GUNICORN_WORKERS = env_int("BENCH_GUNICORN_WORKERS", 3)
+CELERY_CONCURRENCY = env_int("BENCH_CELERY_CONCURRENCY", 2)
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", ",".join(STEPS)).split(",")))
 
 
@@ -877,7 +879,7 @@ def main() -> None:
                 "-A",
                 "config",
                 "worker",
-                "--concurrency=2",
+                f"--concurrency={CELERY_CONCURRENCY}",
                 "--loglevel=WARNING",
                 "-n",
                 f"bench-{os.getpid()}@%h",

@@ -266,7 +266,9 @@ def _lean_subscription(subscription) -> dict:
 
 
 # The list a paging client is walking: (prefix, status, store size, last id served) →
-# (the items, where the next page starts).
+# (the items, where the next page starts). A seed forgets them; an object changed in place
+# shows its new state on a later page, but the list keeps the members it had at the first
+# (as a list walked while its objects change can in Stripe).
 _walking: dict[tuple, tuple[list, int]] = {}
 
 
@@ -291,6 +293,8 @@ def _fast_list(request, prefix: str, export) -> web.Response:
             start = ids.index(after) + 1
     page = items[start : start + limit]
     if page and len(items) > start + limit:
+        if len(_walking) > 20:  # walks abandoned half-way
+            _walking.clear()
         _walking[prefix, status, len(store), page[-1].id] = (items, start + limit)
     return web.json_response(  # compact: localstripe's indented JSON is most of a page's time
         {
@@ -339,8 +343,10 @@ async def idempotency_middleware(request, handler):
 
 async def seed(request):
     """Bulk state: {"prices": [...price create params], "customers": [{id, email, name}],
-    "subscriptions": [{id, customer, price, status, start_date, cancel_at_period_end}]}."""
+    "subscriptions": [{id, customer, price, status, start_date, cancel_at_period_end,
+    cancel_at}]}."""
     data = await request.json()
+    _walking.clear()
     for price in data.get("prices", []):
         if store.get("plan:" + price["id"]) is None:
             _price_create(price)
@@ -382,7 +388,8 @@ async def seed(request):
         subscription.metadata = {}
         subscription.status = fields.get("status", "active")
         subscription.cancel_at_period_end = fields.get("cancel_at_period_end", False)
-        subscription.cancel_at = subscription.canceled_at = subscription.ended_at = None
+        subscription.canceled_at = subscription.ended_at = None
+        subscription.cancel_at = fields.get("cancel_at")
         subscription.discount = None
         subscription.quantity = 1
         subscription.tax_percent = subscription.default_tax_rates = None

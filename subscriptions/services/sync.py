@@ -13,7 +13,7 @@ from core.enums import ChangeKind
 from core.outbox.billing import billing_command_queue
 from subscriptions.actors import Actor
 from subscriptions.billing import billing_gateway
-from subscriptions.enums import LEAVE_KINDS, CancelledBy, EventKind
+from subscriptions.enums import CancelledBy, EventKind
 from subscriptions.enums import SubscriptionStatus as Status
 from subscriptions.errors import SubscriptionError, SubscriptionInputError
 from subscriptions.models import Customer, Plan, Subscription, SubscriptionEvent
@@ -170,7 +170,7 @@ def subscription_start_many(
     end (and whatever the billing gateway and the webhooks make of them, as for one).
     """
     now = now or timezone.now()
-    subscriptions, changes = [], []  # changes: (subscription, kind, before, after)
+    subscriptions = []
     for row in rows:
         plan = row["plan"]
         subscription = Subscription(
@@ -185,35 +185,40 @@ def subscription_start_many(
         )
         if subscription.current_period_end <= subscription.started_at:
             raise SubscriptionInputError(_("The period end must be after the start."))
-        started = _snapshot(subscription)
-        changes.append((subscription, EventKind.STARTED, {}, started))
-        if row.get("cancel_at"):
-            if row["cancel_at"] <= now:
-                raise SubscriptionInputError(_("A scheduled cancellation must be in the future."))
-            subscription.status = Status.CANCEL_PENDING
-            subscription.cancel_at = row["cancel_at"]
-            subscription.cancelled_by = row.get("cancelled_by") or CancelledBy.CUSTOMER
-            changes.append(
-                (subscription, EventKind.CANCEL_REQUESTED, started, _snapshot(subscription))
-            )
+        if row.get("cancel_at") and row["cancel_at"] <= now:
+            raise SubscriptionInputError(_("A scheduled cancellation must be in the future."))
         subscriptions.append(subscription)
     Subscription.objects.bulk_create(subscriptions)
     gateway = billing_gateway()
-    events, commands, sequences = [], [], {}
-    for subscription, kind, before, after in changes:
-        at = subscription.started_at if kind == EventKind.STARTED else now
-        sequences[subscription] = sequences.get(subscription, 0) + 1
-        commands.append(
-            gateway.command(
-                subscription=subscription,
-                kind=kind,
-                before=before,
-                after=after,
-                amount=None,
-                channel=actor.channel,
-                now=at,
-            )
+    changes = []  # (subscription, kind, before, after, at, billing command), in order
+
+    def change(subscription, kind, before, at):
+        after = _snapshot(subscription)
+        command = gateway.command(
+            subscription=subscription,
+            kind=kind,
+            before=before,
+            after=after,
+            amount=None,
+            channel=actor.channel,
+            now=at,
         )
+        changes.append((subscription, kind, before, after, at, command))
+        return after
+
+    ending = []
+    for subscription, row in zip(subscriptions, rows, strict=True):
+        started = change(subscription, EventKind.STARTED, {}, subscription.started_at)
+        if row.get("cancel_at"):
+            subscription.status = Status.CANCEL_PENDING
+            subscription.cancel_at = row["cancel_at"]
+            subscription.cancelled_by = row.get("cancelled_by") or CancelledBy.CUSTOMER
+            change(subscription, EventKind.CANCEL_REQUESTED, started, now)
+            ending.append(subscription)
+    Subscription.objects.bulk_update(ending, ["status", "cancel_at", "cancelled_by"])
+    events, sequences = [], {}
+    for subscription, kind, before, after, at, _command in changes:
+        sequences[subscription] = sequences.get(subscription, 0) + 1
         events.append(
             SubscriptionEvent(
                 subscription=subscription,
@@ -228,10 +233,8 @@ def subscription_start_many(
             )
         )
     SubscriptionEvent.objects.bulk_create(events)
-    leaving = [event.subscription_id for event in events if event.kind in LEAVE_KINDS]
-    if leaving:
-        changes_mark(kind=ChangeKind.SUBSCRIPTION_LEFT, ids=leaving)
-    for event, command in zip(events, commands, strict=True):
+    changes_mark(kind=ChangeKind.SUBSCRIPTION_LEFT, ids=[s.pk for s in ending])
+    for event, (*_made, command) in zip(events, changes, strict=True):
         ledger_event_publish(event=event, subscription=event.subscription)
         if command is not None:
             billing_command_queue(

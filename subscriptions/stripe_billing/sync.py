@@ -20,7 +20,7 @@ from django.utils import timezone
 from subscriptions.actors import Actor
 from subscriptions.enums import BillingInterval, Channel
 from subscriptions.enums import SubscriptionStatus as Status
-from subscriptions.errors import SubscriptionError
+from subscriptions.errors import SubscriptionError, SubscriptionInputError
 from subscriptions.models import Customer, Plan, Subscription
 from subscriptions.services import (
     customer_create_many,
@@ -184,9 +184,9 @@ def _batched(state: dict, now: datetime) -> bool:
 
 def _sync_subscriptions(client, report: SyncReport, progress) -> None:
     plans = {plan.code: plan for plan in Plan.objects.all()}
-    now = timezone.now()
     done = 0
     for page in _pages(client, "/v1/subscriptions", {"status": "all"}):
+        now = timezone.now()  # the page's batch starts subscriptions as of this moment
         ids = [s["id"] for s in page]
         held = {
             row["external_id"]: {**row, "price": row.pop("plan__code")}
@@ -253,25 +253,25 @@ def _sync_subscriptions(client, report: SyncReport, progress) -> None:
                 report.skipped["subscription", str(exc)] += 1
                 continue
             (report.created if is_new else report.updated)["subscription"] += 1
-        _start_page(fresh, report)
+        _start_page(fresh, report, now)
         progress("subscriptions", done)
 
 
-def _start_page(fresh: list[dict], report: SyncReport) -> None:
+def _start_page(fresh: list[dict], report: SyncReport, now: datetime) -> None:
     """The page's new subscriptions (running, or set to end later) in one batch; one by one
     if the batch fails."""
     if not fresh:
         return
     try:
-        subscription_start_many(rows=fresh, actor=ACTOR)
+        subscription_start_many(rows=fresh, actor=ACTOR, now=now)
         report.created["subscription"] += len(fresh)
         return
-    except (SubscriptionError, IntegrityError):
+    except (SubscriptionError, SubscriptionInputError, IntegrityError):
         pass
     for row in fresh:
         try:
-            subscription_start_many(rows=[row], actor=ACTOR)
-        except (SubscriptionError, IntegrityError) as exc:
+            subscription_start_many(rows=[row], actor=ACTOR, now=now)
+        except (SubscriptionError, SubscriptionInputError, IntegrityError) as exc:
             report.skipped["subscription", _reason(exc)] += 1
         else:
             report.created["subscription"] += 1

@@ -128,6 +128,51 @@ def test_sync_takes_each_state_and_a_rerun_changes_nothing(empty_stripe, capsys)
     assert set(SubscriptionEvent.objects.values_list("channel", flat=True)) == {Channel.BILLING}
 
 
+def test_a_subscription_whose_end_has_passed_is_imported_as_ended_and_the_rest_of_its_page_too(
+    empty_stripe,
+):
+    """Stripe lists it as set to end at a moment already past (it ends between the list and
+    the import): it is started and cancelled at once on its own, beside its page's batch."""
+    started = int(time.time()) - 30 * 86400
+    seed(
+        empty_stripe,
+        [
+            {
+                "id": "sub_gone",
+                "customer": "cus_gone",
+                "price": "price_monthly",
+                "start_date": started,
+                "cancel_at": int(time.time()) - 60,
+            },
+            {
+                "id": "sub_stays",
+                "customer": "cus_stays",
+                "price": "price_monthly",
+                "start_date": started,
+            },
+            {
+                "id": "sub_later",
+                "customer": "cus_later",
+                "price": "price_monthly",
+                "start_date": started,
+                "cancel_at": int(time.time()) + 86400,
+            },
+        ],
+    )
+
+    report = stripe_sync()
+
+    assert report.created["subscription"] == 3 and not report.skipped
+    status = dict(Subscription.objects.values_list("external_id", "status"))
+    assert status == {
+        "sub_gone": Status.CANCELLED,
+        "sub_stays": Status.ACTIVE,
+        "sub_later": Status.CANCEL_PENDING,
+    }
+    gone = Subscription.objects.get(external_id="sub_gone")
+    assert [e.kind for e in gone.events.all()] == [EventKind.STARTED, EventKind.CANCELLED]
+
+
 @pytest.mark.slow
 def test_a_sync_of_10000_subscriptions_is_idempotent(empty_stripe):
     started = int(time.time()) - 3 * 86400
