@@ -20,6 +20,7 @@ from cancellations.models import (
     Offer,
     OfferRule,
 )
+from core.sql import execute_prepared
 from desk import selectors as desk_selectors
 from desk.enums import CallbackSource
 from desk.models import CallbackRequest
@@ -266,7 +267,7 @@ def flow_subscription(*, pk: int, case: str | None = None) -> Subscription | Non
     if case not in _FLOW_MODELS:
         raise ValueError(f"no such case for a flow page: {case!r}")
     with connection.cursor() as cursor:
-        cursor.execute(_flow_statement(case), [pk])
+        execute_prepared(cursor, _flow_statement(case), [pk])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -332,7 +333,7 @@ def offers_shown(*, case: CancellationCase) -> list[Offer]:
     """``current_offers`` as a list, for the offers page: one statement built once per
     process, as ``flow_subscription``."""
     with connection.cursor() as cursor:
-        cursor.execute(_offers_shown_statement(), [case.pk])
+        execute_prepared(cursor, _offers_shown_statement(), [case.pk])
         rows = cursor.fetchall()
     offers = [_from_row(Offer, list(row)) for row in rows]
     for offer in offers:

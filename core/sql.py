@@ -1,6 +1,12 @@
-"""Inserts written by hand, where one statement does what the ORM would need several for
-(a sequence number taken in the insert, an insert that skips a duplicate key)."""
+"""Statements written by hand: inserts where one statement does what the ORM would need
+several for (a sequence number taken in the insert, an insert that skips a duplicate key),
+and the customer flow's reads, prepared once per connection."""
 
+import hashlib
+import re
+import weakref
+
+from django.conf import settings
 from django.db import connection
 from django.db.models import Model
 
@@ -21,3 +27,30 @@ def inserted(instance: Model, pk) -> None:
     instance.pk = pk
     instance._state.adding = False
     instance._state.db = connection.alias
+
+
+# The statements each database connection has prepared (by the raw connection, so a new
+# connection — after a restart, or CONN_MAX_AGE — prepares them again).
+_prepared: "weakref.WeakKeyDictionary[object, set[str]]" = weakref.WeakKeyDictionary()
+
+
+def execute_prepared(cursor, statement: str, params: list) -> None:
+    """Run a statement written by hand (``%s`` placeholders) that a page runs on every
+    request: on PostgreSQL it is prepared once per connection (``PREPARE``, then
+    ``EXECUTE``), so the server plans its joins once instead of on every request (about
+    0.7 ms of the server's CPU for the flow's five-table statement). Elsewhere, and with
+    ``TACK_PREPARED_STATEMENTS`` off (a pooler that does not keep sessions), it is simply
+    executed."""
+    if connection.vendor != "postgresql" or not settings.TACK_PREPARED_STATEMENTS:
+        cursor.execute(statement, params)
+        return
+    name = "tack_" + hashlib.sha256(statement.encode()).hexdigest()[:16]
+    raw = connection.connection
+    prepared = _prepared.setdefault(raw, set())
+    if name not in prepared:
+        numbered = iter(range(1, len(params) + 1))
+        body = re.sub(r"%s", lambda _match: f"${next(numbered)}", statement)
+        cursor.execute(f"PREPARE {name} AS {body}")
+        prepared.add(name)
+    placeholders = ", ".join(["%s"] * len(params))
+    cursor.execute(f"EXECUTE {name}({placeholders})", params)
