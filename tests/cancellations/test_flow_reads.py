@@ -91,22 +91,28 @@ def test_an_unknown_subscription_is_none():
     assert selectors.flow_subscription(pk=0, case="latest") is None
 
 
+def _run(captured) -> list[str]:
+    """The statements a page ran: a statement's PREPARE is once per connection (whether
+    this test's connection has already prepared it depends on the tests before it)."""
+    return [q["sql"] for q in captured.captured_queries if not q["sql"].startswith("PREPARE ")]
+
+
 def test_pages_read_their_case_with_the_subscription(client, subscription):
     """Entry: the subscription with its open case (the reasons come from the cache once
     read); offers: then its offers; done: one statement for a decided case."""
     assert client.get(url("entry", subscription)).status_code == 200
     with CaptureQueriesContext(connection) as entry:
         assert client.get(url("entry", subscription)).status_code == 200
-    assert len(entry.captured_queries) == 1
+    assert len(_run(entry)) == 1
     services.cancellation_open(subscription=subscription, actor=WEB, reason=reason("price"))
     with CaptureQueriesContext(connection) as offers:
         assert client.get(url("offers", subscription)).status_code == 200
-    assert len(offers.captured_queries) == 2
+    assert len(_run(offers)) == 2
     case = CancellationCase.objects.get(subscription=subscription)
     services.cancellation_decline(case=case, actor=WEB)
     with CaptureQueriesContext(connection) as done:
         assert client.get(url("done", subscription)).status_code == 200
-    assert len(done.captured_queries) == 1
+    assert len(_run(done)) == 1
 
 
 def test_a_reason_changed_shows_on_the_next_entry_page(client, subscription):
