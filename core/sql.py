@@ -2,8 +2,8 @@
 several for (a sequence number taken in the insert, an insert that skips a duplicate key),
 and the customer flow's reads, prepared once per connection."""
 
+import functools
 import hashlib
-import re
 import weakref
 
 from django.conf import settings
@@ -29,9 +29,40 @@ def inserted(instance: Model, pk) -> None:
     instance._state.db = connection.alias
 
 
+def insert_unless_taken(instance: Model, *, unique: str) -> bool:
+    """Insert a new instance unless a row already holds its value of the ``unique`` field,
+    in one statement (INSERT … ON CONFLICT DO NOTHING RETURNING: no look-up first, no
+    savepoint). True, with the instance saved, if it was new."""
+    meta = instance._meta
+    quote = connection.ops.quote_name
+    columns, values = insert_columns(instance)
+    statement = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(values))}) "
+        f"ON CONFLICT ({quote(meta.get_field(unique).column)}) DO NOTHING "
+        f"RETURNING {quote(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    inserted(instance, row[0])
+    return True
+
+
 # The statements each database connection has prepared (by the raw connection, so a new
 # connection — after a restart, or CONN_MAX_AGE — prepares them again).
 _prepared: "weakref.WeakKeyDictionary[object, set[str]]" = weakref.WeakKeyDictionary()
+
+
+@functools.lru_cache(maxsize=64)
+def _preparation(statement: str) -> tuple[str, str]:
+    """A statement's name and its ``PREPARE`` (placeholders numbered), once per process."""
+    name = "tack_" + hashlib.sha256(statement.encode()).hexdigest()[:16]
+    pieces = statement.split("%s")
+    body = pieces[0] + "".join(f"${n}{piece}" for n, piece in enumerate(pieces[1:], 1))
+    return name, f"PREPARE {name} AS {body}"
 
 
 def execute_prepared(cursor, statement: str, params: list) -> None:
@@ -44,13 +75,9 @@ def execute_prepared(cursor, statement: str, params: list) -> None:
     if connection.vendor != "postgresql" or not settings.TACK_PREPARED_STATEMENTS:
         cursor.execute(statement, params)
         return
-    name = "tack_" + hashlib.sha256(statement.encode()).hexdigest()[:16]
-    raw = connection.connection
-    prepared = _prepared.setdefault(raw, set())
+    name, preparation = _preparation(statement)
+    prepared = _prepared.setdefault(connection.connection, set())
     if name not in prepared:
-        numbered = iter(range(1, len(params) + 1))
-        body = re.sub(r"%s", lambda _match: f"${next(numbered)}", statement)
-        cursor.execute(f"PREPARE {name} AS {body}")
+        cursor.execute(preparation)
         prepared.add(name)
-    placeholders = ", ".join(["%s"] * len(params))
-    cursor.execute(f"EXECUTE {name}({placeholders})", params)
+    cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * len(params))})", params)

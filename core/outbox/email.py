@@ -23,14 +23,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from core import outbox
 from core.enums import DeliveryPromise, EmailStatus
 from core.models import OutboundEmail
-from core.sql import insert_columns, inserted
+from core.sql import insert_unless_taken
 
 logger = logging.getLogger(__name__)
 
@@ -71,31 +71,10 @@ def email_queue(
         headers=headers or {},
         enqueued_at=timezone.now(),
     )
-    if not _insert_once(email):
+    if not insert_unless_taken(email, unique="dedupe_key"):
         return OutboundEmail.objects.get(dedupe_key=dedupe_key)
     outbox.enqueue_on_commit(SEND_TASK, email.pk, model=OutboundEmail)
     return email
-
-
-def _insert_once(email: OutboundEmail) -> bool:
-    """Insert the row unless its ``dedupe_key`` is taken, in one statement (INSERT … ON
-    CONFLICT DO NOTHING RETURNING: no look-up first, no savepoint). True if it was new."""
-    meta = OutboundEmail._meta
-    quote = connection.ops.quote_name
-    columns, values = insert_columns(email)
-    statement = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(values))}) "
-        f"ON CONFLICT ({quote(meta.get_field('dedupe_key').column)}) DO NOTHING "
-        f"RETURNING {quote(meta.pk.column)}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(statement, values)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    inserted(email, row[0])
-    return True
 
 
 def email_queue_many(*, emails: list[dict], seconds_each: float = 0.5) -> list[OutboundEmail]:

@@ -83,19 +83,19 @@ def _ended(snapshot: dict[str, Any]) -> tuple[bool, str | None]:
     return snapshot.get("status") == SubscriptionStatus.CANCELLED, snapshot.get("cancelled_at")
 
 
-def _commit(
+def _ledger_entry(
     subscription: Subscription,
     *,
     kind: str,
-    actor: Actor,
     before: dict,
+    actor: Actor,
+    now: datetime,
     amount: Decimal | None = None,
     note: str = "",
-    now: datetime | None = None,
-) -> SubscriptionEvent:
-    """Save the row, append its ledger entry, its webhook and its billing command."""
+) -> tuple[SubscriptionEvent, dict | None]:
+    """The ledger row for a change just made to ``subscription`` (not saved yet), and the
+    billing command that carries the change out (None when the gateway has nothing to do)."""
     after = _snapshot(subscription)
-    created_at = now or timezone.now()
     command = billing_gateway().command(
         subscription=subscription,
         kind=kind,
@@ -103,13 +103,8 @@ def _commit(
         after=after,
         amount=amount,
         channel=actor.channel,
-        now=created_at,
+        now=now,
     )
-    subscription.save()
-    if kind in LEAVE_KINDS or _ended(before) != _ended(after):
-        # An earlier save of this subscription may no longer count as billing-verified, and
-        # a comeback of it may have ended again (or no longer has).
-        changes_mark(kind=ChangeKind.SUBSCRIPTION_LEFT, ids=[subscription.pk])
     event = SubscriptionEvent(
         subscription=subscription,
         kind=kind,
@@ -121,8 +116,36 @@ def _commit(
         amount=amount,
         currency=subscription.currency if amount is not None else "",
         note=note[:500],
-        created_at=created_at,
+        created_at=now,
     )
+    return event, command
+
+
+def _commit(
+    subscription: Subscription,
+    *,
+    kind: str,
+    actor: Actor,
+    before: dict,
+    amount: Decimal | None = None,
+    note: str = "",
+    now: datetime | None = None,
+) -> SubscriptionEvent:
+    """Save the row, append its ledger entry, its webhook and its billing command."""
+    event, command = _ledger_entry(
+        subscription,
+        kind=kind,
+        before=before,
+        actor=actor,
+        now=now or timezone.now(),
+        amount=amount,
+        note=note,
+    )
+    subscription.save()
+    if kind in LEAVE_KINDS or _ended(before) != _ended(event.after):
+        # An earlier save of this subscription may no longer count as billing-verified, and
+        # a comeback of it may have ended again (or no longer has).
+        changes_mark(kind=ChangeKind.SUBSCRIPTION_LEFT, ids=[subscription.pk])
     _append(event)
     ledger_event_publish(event=event, subscription=subscription)
     if command is not None:

@@ -12,12 +12,11 @@ from core.dates import add_months
 from core.enums import ChangeKind
 from core.outbox.billing import billing_command_queue
 from subscriptions.actors import Actor
-from subscriptions.billing import billing_gateway
 from subscriptions.enums import CancelledBy, EventKind
 from subscriptions.enums import SubscriptionStatus as Status
 from subscriptions.errors import SubscriptionError, SubscriptionInputError
 from subscriptions.models import Customer, Plan, Subscription, SubscriptionEvent
-from subscriptions.services.ledger import _commit, _lock, _snapshot
+from subscriptions.services.ledger import _commit, _ledger_entry, _lock, _snapshot
 from subscriptions.services.lifecycle import (
     subscription_cancel,
     subscription_change_plan,
@@ -189,52 +188,27 @@ def subscription_start_many(
             raise SubscriptionInputError(_("A scheduled cancellation must be in the future."))
         subscriptions.append(subscription)
     Subscription.objects.bulk_create(subscriptions)
-    gateway = billing_gateway()
-    changes = []  # (subscription, kind, before, after, at, billing command), in order
+    made: list[tuple[SubscriptionEvent, dict | None]] = []  # ledger rows and their commands
 
-    def change(subscription, kind, before, at):
-        after = _snapshot(subscription)
-        command = gateway.command(
-            subscription=subscription,
-            kind=kind,
-            before=before,
-            after=after,
-            amount=None,
-            channel=actor.channel,
-            now=at,
-        )
-        changes.append((subscription, kind, before, after, at, command))
-        return after
+    def change(subscription, kind, before, at, sequence):
+        event, command = _ledger_entry(subscription, kind=kind, before=before, actor=actor, now=at)
+        event.sequence = sequence
+        made.append((event, command))
+        return event.after
 
     ending = []
     for subscription, row in zip(subscriptions, rows, strict=True):
-        started = change(subscription, EventKind.STARTED, {}, subscription.started_at)
+        started = change(subscription, EventKind.STARTED, {}, subscription.started_at, 1)
         if row.get("cancel_at"):
             subscription.status = Status.CANCEL_PENDING
             subscription.cancel_at = row["cancel_at"]
             subscription.cancelled_by = row.get("cancelled_by") or CancelledBy.CUSTOMER
-            change(subscription, EventKind.CANCEL_REQUESTED, started, now)
+            change(subscription, EventKind.CANCEL_REQUESTED, started, now, 2)
             ending.append(subscription)
     Subscription.objects.bulk_update(ending, ["status", "cancel_at", "cancelled_by"])
-    events, sequences = [], {}
-    for subscription, kind, before, after, at, _command in changes:
-        sequences[subscription] = sequences.get(subscription, 0) + 1
-        events.append(
-            SubscriptionEvent(
-                subscription=subscription,
-                sequence=sequences[subscription],
-                kind=kind,
-                channel=actor.channel,
-                actor=actor.user,
-                actor_label=actor.label[:120],
-                before=before,
-                after=after,
-                created_at=at,
-            )
-        )
-    SubscriptionEvent.objects.bulk_create(events)
+    SubscriptionEvent.objects.bulk_create([event for event, _command in made])
     changes_mark(kind=ChangeKind.SUBSCRIPTION_LEFT, ids=[s.pk for s in ending])
-    for event, (*_made, command) in zip(events, changes, strict=True):
+    for event, command in made:
         ledger_event_publish(event=event, subscription=event.subscription)
         if command is not None:
             billing_command_queue(
