@@ -1,5 +1,9 @@
 """Real-browser journeys: Playwright (sync API) drives Debian's Chromium against a live server.
 
+The browser is ``chromium-headless-shell``, Chromium's headless build (what Playwright itself
+launches for headless runs; Debian packages it apart): the same Blink, V8 and network stack
+as the whole browser, at under half its CPU (16 journeys: 19 CPU-s against 46).
+
 One browser per test process, a fresh context (cookies, storage) for every test. Every
 test saves screenshots of its steps under ``test-artifacts/e2e/`` (gitignored).
 """
@@ -15,7 +19,7 @@ import pytest
 from tests.cancellations.conftest import defaults, plans  # noqa: F401 - shared fixtures
 from tests.retention.conftest import book  # noqa: F401 - shared fixture
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = "/usr/bin/chromium-headless-shell"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -57,7 +61,7 @@ def browser(_chromium, monkeypatch):
     they would without a browser: nothing of Playwright runs between its calls.
     """
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium-headless-shell")
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     try:
         if _chromium:
