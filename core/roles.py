@@ -6,8 +6,11 @@ queue. Retention managers may do everything in Tack, configuration, webhooks and
 """
 
 import contextlib
+import functools
+import operator
 
 from django.apps import apps as global_apps
+from django.db.models import Q
 
 AGENTS = "Service agents"
 MANAGERS = "Retention managers"
@@ -45,23 +48,28 @@ MANAGER_AXES = [
 
 
 def ensure_roles(apps=global_apps) -> None:
-    """Create both groups and give them their permissions (idempotent)."""
+    """Create both groups and give them their permissions (idempotent): per group, one query
+    for the permissions it should have and one for those it has, then one insert of the
+    missing ones, if any."""
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
 
-    managers, _ = Group.objects.get_or_create(name=MANAGERS)
-    managers.permissions.add(*Permission.objects.filter(content_type__app_label__in=TACK_APPS))
     # The lockout page tells a locked-out colleague to ask a manager: managers see the
     # failed sign-ins and unlock an account by deleting its access attempt.
-    managers.permissions.add(
-        *Permission.objects.filter(content_type__app_label="axes", codename__in=MANAGER_AXES)
+    manager_permissions = Q(content_type__app_label__in=TACK_APPS) | Q(
+        content_type__app_label="axes", codename__in=MANAGER_AXES
+    )
+    agent_permissions = functools.reduce(
+        operator.or_,
+        (
+            Q(content_type__app_label=app_label, codename__in=codenames)
+            for app_label, codenames in AGENT_PERMISSIONS.items()
+        ),
     )
 
-    agents, _ = Group.objects.get_or_create(name=AGENTS)
-    for app_label, codenames in AGENT_PERMISSIONS.items():
-        agents.permissions.add(
-            *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
-        )
+    for name, permissions in ((MANAGERS, manager_permissions), (AGENTS, agent_permissions)):
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.add(*Permission.objects.filter(permissions).values_list("pk", flat=True))
 
 
 def sync_roles_after_migrate(sender, apps=global_apps, **kwargs) -> None:

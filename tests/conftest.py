@@ -9,11 +9,16 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_migrate
 from django.utils import translation
+from pytest_django.plugin import blocking_manager_key
 from rest_framework.test import APIClient
 
+from cancellations.defaults import ensure_defaults
 from cancellations.selectors import REASONS_KEY
 from core.enums import ApiScope
 from core.services import api_key_create
@@ -21,6 +26,7 @@ from core.webhooks import SUBSCRIBERS_KEY
 from tests.databases import clone_database, drop_database
 from tests.factories import make_agent, make_manager, make_user
 from tests.scheduling import balanced_order, load_durations
+from winback.defaults import ensure_default_campaigns
 
 # --- The run as a whole --------------------------------------------------------------------
 
@@ -66,6 +72,42 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
     yield
     with django_db_blocker.unblock():
         drop_database(*names)
+
+
+_flushed: list[str] = []
+
+
+def _note_a_flush(sender, **kwargs) -> None:
+    _flushed.append(sender.label)
+
+
+# A transactional test ends with Django's flush, which empties every table (the rows our data
+# migrations wrote among them) and then sends post_migrate.
+post_migrate.connect(_note_a_flush, dispatch_uid="tests.conftest.note_a_flush")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After a flush, put back what the migrations had written (the shipped exit reasons,
+    offer rules and campaigns; post_migrate itself brings back the roles), committed, as the
+    template has them. Otherwise every later test in this process builds them again inside
+    its own transaction, only for its rollback to drop them."""
+    yield
+    if _flushed:
+        _flushed.clear()
+        with item.config.stash[blocking_manager_key].unblock(), transaction.atomic():
+            ensure_defaults(apps)
+            ensure_default_campaigns(apps)
+
+
+@pytest.fixture(autouse=True)
+def _rollups_refreshed_when_asked(request, monkeypatch):
+    """A committed change asks for a rollup refresh a few seconds later, one for all the
+    changes in between (core/changes.py). Tests run tasks at once (eager), so each commit
+    would recount the rollups there and then: a test of the figures refreshes them itself
+    (``rollups_refresh``), and a test marked ``rollups_follow_changes`` keeps the request."""
+    if request.node.get_closest_marker("rollups_follow_changes") is None:
+        monkeypatch.setattr("core.changes.request_rollup_refresh", lambda: None)
 
 
 @pytest.fixture(autouse=True)

@@ -47,6 +47,7 @@ def test_a_rolled_back_change_leaves_no_mark(defaults, plans):  # noqa: F811
     assert not CancellationCase.objects.exists()
 
 
+@pytest.mark.rollups_follow_changes
 def test_a_write_asks_for_a_refresh_once_it_commits(
     defaults,  # noqa: F811
     plans,  # noqa: F811

@@ -12,7 +12,11 @@ from subscriptions.actors import Actor
 from tests.cancellations.conftest import reason
 from tests.helpers import wait_until
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.rollups_follow_changes,
+]
 
 
 def test_a_decided_case_reaches_the_rollups_through_the_worker(
