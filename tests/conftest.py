@@ -93,7 +93,8 @@ def pytest_runtest_teardown(item, nextitem):
     template has them. Otherwise every later test in this process builds them again inside
     its own transaction, only for its rollback to drop them."""
     yield
-    if _flushed:
+    # After the process's last test the session's fixtures are gone too (its database).
+    if _flushed and nextitem is not None:
         _flushed.clear()
         with item.config.stash[blocking_manager_key].unblock(), transaction.atomic():
             ensure_defaults(apps)

@@ -34,6 +34,7 @@ from django.db import connection
 from config.celery import app
 from tests.conftest import CapturingSMTPHandler, free_port
 from tests.databases import database_url, template_dump
+from tests.faults.worker_parent import ForkedWorker, WorkerParent
 from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,16 +112,28 @@ def run_database_url() -> str:
     return database_url()
 
 
-def start_worker(env: dict, log: Path) -> subprocess.Popen:
+_parents: dict[tuple, WorkerParent] = {}
+
+
+@pytest.fixture(autouse=True)
+def _worker_parents():
+    """The warm worker parents a test started (``start_worker``) end with it."""
+    yield
+    while _parents:
+        _parents.popitem()[1].stop()
+
+
+def start_worker(env: dict, log: Path) -> ForkedWorker:
     """A Celery worker process with one execution slot, so that every message it reserves
     is one it is running (as with production's prefork children); a solo pool would
-    otherwise reserve one per CPU and strand the spare ones until the sweep's requeue."""
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo"]
-    command += ["--concurrency=1"]
-    command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING"]
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
-    )
+    otherwise reserve one per CPU and strand the spare ones until the sweep's requeue.
+    Forked from this environment's warm parent (tests/faults/worker_parent.py)."""
+    key = tuple(sorted(env.items()))
+    if key not in _parents:
+        _parents[key] = WorkerParent(env, ROOT, Path(tempfile.mkdtemp(prefix="tack-workers-")))
+    argv = ["worker", "--pool=solo", "--concurrency=1"]
+    argv += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING"]
+    return _parents[key].fork(log, argv)
 
 
 @dataclass

@@ -26,8 +26,9 @@ from core.models import WebhookAttempt, WebhookDelivery
 from core.services import api_key_create
 from tests.cancellations.conftest import defaults  # noqa: F401 - a fixture
 from tests.factories import make_agent, make_endpoint, make_plan, make_subscription
-from tests.faults.conftest import (  # noqa: F401 - broker, private_redis, receiver, smtp: fixtures
+from tests.faults.conftest import (  # noqa: F401 - broker, private_redis, receiver, smtp, _worker_parents: fixtures
     Browser,
+    _worker_parents,
     broker,
     customer_ip,
     private_redis,

@@ -13,7 +13,8 @@ from core.enums import BillingCommandStatus as Status
 from core.models import BillingCommand
 from subscriptions import services
 from subscriptions.actors import Actor
-from tests.faults.conftest import (  # noqa: F401 - broker, private_redis: fixtures
+from tests.faults.conftest import (  # noqa: F401 - broker, private_redis, _worker_parents: fixtures
+    _worker_parents,
     broker,
     private_redis,
     run_database_url,
