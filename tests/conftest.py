@@ -91,7 +91,8 @@ def pytest_runtest_teardown(item, nextitem):
     """After a flush, put back what the migrations had written (the shipped exit reasons,
     offer rules and campaigns; post_migrate itself brings back the roles), committed, as the
     template has them. Otherwise every later test in this process builds them again inside
-    its own transaction, only for its rollback to drop them."""
+    its own transaction, only for its rollback to drop them. (The template's counted empty
+    rollups are not put back: a later test's first refresh rebuilds them, as before.)"""
     yield
     # After the process's last test the session's fixtures are gone too (its database).
     if _flushed and nextitem is not None:

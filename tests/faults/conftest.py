@@ -59,7 +59,7 @@ def report(line: str) -> None:
 # --- Processes --------------------------------------------------------------------------
 
 
-def stop_process(process: subprocess.Popen | None, *, timeout: float = 15) -> None:
+def stop_process(process: subprocess.Popen | ForkedWorker | None, *, timeout: float = 15) -> None:
     if process is None or process.poll() is not None:
         return
     process.terminate()
@@ -70,7 +70,7 @@ def stop_process(process: subprocess.Popen | None, *, timeout: float = 15) -> No
         process.wait(timeout=10)
 
 
-def kill_process(process: subprocess.Popen) -> None:
+def kill_process(process: subprocess.Popen | ForkedWorker) -> None:
     """SIGKILL: no clean-up, no acknowledgement, no goodbye to the broker."""
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
@@ -127,8 +127,8 @@ def start_worker(env: dict, log: Path) -> ForkedWorker:
     """A Celery worker process with one execution slot, so that every message it reserves
     is one it is running (as with production's prefork children); a solo pool would
     otherwise reserve one per CPU and strand the spare ones until the sweep's requeue.
-    Forked from this environment's warm parent (tests/faults/worker_parent.py)."""
-    key = tuple(sorted(env.items()))
+    Forked from a warm parent for this test and environment (tests/faults/worker_parent.py)."""
+    key = tuple(sorted((k, v) for k, v in env.items() if k != "PYTEST_CURRENT_TEST"))
     if key not in _parents:
         _parents[key] = WorkerParent(env, ROOT, Path(tempfile.mkdtemp(prefix="tack-workers-")))
     argv = ["worker", "--pool=solo", "--concurrency=1"]

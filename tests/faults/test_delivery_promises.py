@@ -19,7 +19,6 @@ silently, none still waits.
 import asyncio
 import os
 import random
-import subprocess
 import time
 from collections import Counter, defaultdict
 
@@ -38,6 +37,7 @@ from tests.faults.conftest import (
     stop_process,
     tack_env,
 )
+from tests.faults.worker_parent import ForkedWorker
 from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -95,8 +95,8 @@ def test_marketing_is_sent_at_most_once_and_service_email_at_least_once_under_ra
     log = tmp_path / "workers.log"
     rng = random.Random(int(os.environ.get("TACK_STRESS_SEED", "8")))
     started = time.monotonic()
-    workers: list[subprocess.Popen] = [start_worker(env, log) for _ in range(WORKERS)]
-    dead: list[subprocess.Popen] = []
+    workers: list[ForkedWorker] = [start_worker(env, log) for _ in range(WORKERS)]
+    dead: list[ForkedWorker] = []
     unsettled = OutboundEmail.objects.filter(status__in=[EmailStatus.PENDING, EmailStatus.SENDING])
     try:
         promises = queue_emails()

@@ -19,7 +19,6 @@ its own (its own broker, SMTP server and receiver), so parallel test processes s
 
 import os
 import random
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -42,6 +41,7 @@ from tests.faults.conftest import (
     stop_process,
     tack_env,
 )
+from tests.faults.worker_parent import ForkedWorker
 from tests.helpers import wait_until
 from tests.winback.conftest import campaigns, defaults, make_lost  # noqa: F401 - fixtures
 from tests.winback.test_worker import one_campaign_due_now
@@ -68,7 +68,7 @@ class Killer:
     def __init__(self, start):
         self.start = start
         self.lock = threading.Lock()
-        self.workers: list[subprocess.Popen] = []
+        self.workers: list[ForkedWorker] = []
         self.plan: list[tuple[str, int]] = []
         self.seen: Counter = Counter()
         self.kills: list[str] = []
@@ -162,7 +162,7 @@ def test_workers_killed_repeatedly_lose_nothing_and_send_nothing_twice_by_its_pr
     smtp = SMTPServer(None)
     env = {}
 
-    def new_worker() -> subprocess.Popen:
+    def new_worker() -> ForkedWorker:
         return start_worker(env, tmp_path / "workers.log")
 
     killer = Killer(new_worker)

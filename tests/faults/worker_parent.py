@@ -1,42 +1,50 @@
-"""Celery workers forked from one warm parent per environment, for the fault tests.
+"""Celery workers forked from a warm parent, for the fault tests.
 
 A worker that starts from nothing spends about a second of CPU importing Django, Celery and
 Tack before it takes its first task, and the fault suite starts some thirty-five of them
-(every SIGKILL is followed by a new worker). Here one parent process per environment does
-that once and forks each worker from it, as Celery's own prefork pool forks its children
-from a loaded parent: a worker is still a whole process of its own, killed with SIGKILL,
-sharing nothing with the others but the code loaded before the fork. The parent opens no
-connection (database, broker, cache) before it forks.
+(every SIGKILL is followed by a new worker). Here a test's first worker starts a parent
+process for the test's environment, which does that once and forks each of the test's
+workers from it, as Celery's own prefork pool forks its children from a loaded parent: a
+worker is still a whole process of its own, killed with SIGKILL, sharing nothing with the
+others but the code loaded before the fork. The parent opens no connection (database,
+broker, cache) before it forks. ``tests/winback/test_worker.py`` still starts its workers
+with ``python -m celery worker``, so that command line stays tested.
 
 ``python -m tests.faults.worker_parent STATUS_DIR`` reads one JSON line per worker on stdin
-(``[log_path, *celery_worker_argv]``), answers each with the forked worker's pid, and writes
-``STATUS_DIR/<pid>`` with the worker's return code when it ends (``-9`` after SIGKILL, as
-``subprocess.Popen.returncode`` says it).
+(``[log_path, *celery_worker_argv]``) and answers each with ``<pid> <n>``: the forked
+worker's pid and its number, under which it writes ``STATUS_DIR/<n>`` with the worker's
+return code when it ends (``-9`` after SIGKILL, as ``subprocess.Popen.returncode`` says
+it). At the end of its input it kills the workers still running (a test that did not stop
+its own) and waits for them.
 """
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+import traceback
 from pathlib import Path
+
+import celery.bin.celery
+import click
 
 
 class ForkedWorker:
     """What the fault tests use of ``subprocess.Popen`` for a worker the parent forked."""
 
-    def __init__(self, pid: int, status_dir: Path):
+    def __init__(self, pid: int, status: Path):
         self.pid = pid
-        self._status = status_dir / str(pid)
+        self._status = status
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
         if self.returncode is None and self._status.exists():
-            text = self._status.read_text()
-            if text.endswith("\n"):  # written whole
-                self.returncode = int(text)
+            self.returncode = int(self._status.read_text())  # renamed into place whole
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
@@ -49,7 +57,8 @@ class ForkedWorker:
 
     def send_signal(self, sig: int) -> None:
         if self.poll() is None:
-            os.kill(self.pid, sig)
+            with contextlib.suppress(ProcessLookupError):  # ended, not yet reported
+                os.kill(self.pid, sig)
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
@@ -72,17 +81,20 @@ class WorkerParent:
             stdout=subprocess.PIPE,
             text=True,
         )
+        self._lock = threading.Lock()
 
     def fork(self, log: Path, argv: list[str]) -> ForkedWorker:
-        self.process.stdin.write(json.dumps([str(log), *argv]) + "\n")
-        self.process.stdin.flush()
-        answer = self.process.stdout.readline()
+        with self._lock:  # a request and its answer, whichever thread asks
+            self.process.stdin.write(json.dumps([str(log), *argv]) + "\n")
+            self.process.stdin.flush()
+            answer = self.process.stdout.readline()
         if not answer:
             raise RuntimeError(f"the worker parent ended ({self.process.wait()})")
-        return ForkedWorker(int(answer), self.status_dir)
+        pid, number = answer.split()
+        return ForkedWorker(int(pid), self.status_dir / number)
 
     def stop(self) -> None:
-        """Ends the parent (its workers, stopped by their tests, are not touched)."""
+        """Ends the parent, which kills the workers its test left running."""
         if self.process.poll() is None:
             self.process.stdin.close()
             try:
@@ -102,10 +114,11 @@ def _serve(status_dir: Path) -> None:
     app.loader.import_default_modules()
     # What `celery worker` itself imports as it starts.
     import celery.apps.worker
-    import celery.bin.celery
     import celery.concurrency.solo
     import celery.worker.consumer  # noqa: F401
     import kombu.transport.redis  # noqa: F401
+
+    numbers: dict[int, int] = {}  # running worker's pid → its number
 
     def reap(signum, frame):
         while True:
@@ -115,28 +128,39 @@ def _serve(status_dir: Path) -> None:
                 return
             if pid == 0:
                 return
-            code = os.waitstatus_to_exitcode(status)
-            partial = status_dir / f".{pid}"
-            partial.write_text(f"{code}\n")
-            partial.rename(status_dir / str(pid))
+            number = numbers.pop(pid)
+            partial = status_dir / f".{number}"
+            partial.write_text(str(os.waitstatus_to_exitcode(status)))
+            partial.rename(status_dir / str(number))
 
     signal.signal(signal.SIGCHLD, reap)
-    for line in sys.stdin:
+    for number, line in enumerate(sys.stdin):
         log, *argv = json.loads(line)
         sys.stdout.flush()
         sys.stderr.flush()
+        # Held back until the new worker is in ``numbers``, however soon it ends.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
         pid = os.fork()
         if pid == 0:
             _worker(log, argv, app)
-        sys.stdout.write(f"{pid}\n")
+        numbers[pid] = number
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+        sys.stdout.write(f"{pid} {number}\n")
         sys.stdout.flush()
+    for pid in list(numbers):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while numbers and time.monotonic() < deadline:
+        time.sleep(0.05)  # the SIGCHLD handler reaps them
 
 
 def _worker(log: str, argv: list[str], app) -> None:
-    """In the forked child: the worker's output to its log, then Celery's own worker."""
+    """In the forked child: the worker's output to its log, then Celery's own command."""
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
@@ -144,10 +168,15 @@ def _worker(log: str, argv: list[str], app) -> None:
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.close(devnull)
-        app.worker_main(argv)
-        code = 0
+        # What `celery -A config worker …` runs (app.worker_main drops the exit code).
+        celery.bin.celery.celery.params[0].default = app
+        code = celery.bin.celery.celery.main(args=argv, standalone_mode=False) or 0
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except click.exceptions.Exit as exit_:
+        code = exit_.exit_code
+    except BaseException:
+        traceback.print_exc()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
