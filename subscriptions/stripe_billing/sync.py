@@ -257,6 +257,10 @@ def _sync_subscriptions(client, report: SyncReport, progress) -> None:
         progress("subscriptions", done)
 
 
+# What refuses a batch of new subscriptions, or one of them: a state, an input, a duplicate.
+_START_ERRORS = (SubscriptionError, SubscriptionInputError, IntegrityError)
+
+
 def _start_page(fresh: list[dict], report: SyncReport, now: datetime) -> None:
     """The page's new subscriptions (running, or set to end later) in one batch; one by one
     if the batch fails."""
@@ -266,12 +270,12 @@ def _start_page(fresh: list[dict], report: SyncReport, now: datetime) -> None:
         subscription_start_many(rows=fresh, actor=ACTOR, now=now)
         report.created["subscription"] += len(fresh)
         return
-    except (SubscriptionError, SubscriptionInputError, IntegrityError):
+    except _START_ERRORS:
         pass
     for row in fresh:
         try:
             subscription_start_many(rows=[row], actor=ACTOR, now=now)
-        except (SubscriptionError, SubscriptionInputError, IntegrityError) as exc:
+        except _START_ERRORS as exc:
             report.skipped["subscription", _reason(exc)] += 1
         else:
             report.created["subscription"] += 1

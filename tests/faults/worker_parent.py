@@ -31,7 +31,6 @@ import traceback
 from pathlib import Path
 
 import celery.bin.celery
-import click
 
 
 class ForkedWorker:
@@ -168,13 +167,12 @@ def _worker(log: str, argv: list[str], app) -> None:
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.close(devnull)
-        # What `celery -A config worker …` runs (app.worker_main drops the exit code).
+        # What `celery -A config worker …` runs (app.worker_main drops the exit code;
+        # outside standalone mode click returns it).
         celery.bin.celery.celery.params[0].default = app
         code = celery.bin.celery.celery.main(args=argv, standalone_mode=False) or 0
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    except click.exceptions.Exit as exit_:
-        code = exit_.exit_code
     except BaseException:
         traceback.print_exc()
     finally:
