@@ -11,10 +11,11 @@ broker that is down delays the figures but loses nothing.
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 
 from core import outbox
 from core.enums import ChangeKind
@@ -31,13 +32,24 @@ LAST_REFRESH_SECONDS_KEY = "rollups:last-refresh-seconds"
 REFRESH_WAIT_FACTOR = 4
 
 
-def changes_mark(*, kind: ChangeKind, ids: Iterable[int]) -> None:
-    """Note that these objects changed (in the caller's transaction)."""
+def changes_mark(*, kind: ChangeKind, ids: Iterable[int], at: datetime | None = None) -> None:
+    """Note that these objects changed (in the caller's transaction); ``at``: when the
+    change counts from (the ledger row's time for a subscription that asked to leave), now by
+    default. One rollup refresh is requested per transaction, however many marks it writes."""
     unique = sorted(set(ids))
     if not unique:
         return
-    ChangeMark.objects.bulk_create(ChangeMark(kind=kind, object_id=pk) for pk in unique)
-    transaction.on_commit(request_rollup_refresh)
+    times = {"created_at": at} if at else {}
+    ChangeMark.objects.bulk_create(ChangeMark(kind=kind, object_id=pk, **times) for pk in unique)
+    if not _refresh_requested_on_commit():
+        transaction.on_commit(request_rollup_refresh)
+
+
+def _refresh_requested_on_commit() -> bool:
+    """Whether this transaction already asks for a refresh on commit. A rollback cannot drop
+    that request and keep this mark: Django drops a hook with the savepoints open when it was
+    registered, and those still open enclose this mark too (savepoints nest)."""
+    return any(hook is request_rollup_refresh for _sids, hook, _robust in connection.run_on_commit)
 
 
 def request_rollup_refresh() -> None:

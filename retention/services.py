@@ -71,9 +71,9 @@ def rollups_refresh(
         with transaction.atomic():
             state = RollupState.objects.select_for_update().get(pk=1)
             marks = list(
-                ChangeMark.objects.order_by("pk").values_list("pk", "kind", "object_id")[
-                    :batch_size
-                ]
+                ChangeMark.objects.order_by("pk").values_list(
+                    "pk", "kind", "object_id", "created_at"
+                )[:batch_size]
             )
             fingerprint = rollups_fingerprint()
             if rebuild or state.rebuilt_at is None or state.fingerprint != fingerprint:
@@ -83,13 +83,13 @@ def rollups_refresh(
                 state.rebuilt_at, state.fingerprint = now, fingerprint
                 result.rebuilt, rebuild = True, False
             else:
-                days = touched_days([(kind, object_id) for _, kind, object_id in marks])
+                days = touched_days([mark[1:] for mark in marks])
                 for rollup in ROLLUPS:
                     recount(rollup, days[rollup.family])
                 result.case_days += len(days[CASES])
                 result.outreach_days += len(days[OUTREACH])
                 result.comeback_days += len(days[COMEBACKS])
-            ChangeMark.objects.filter(pk__in=[pk for pk, _, _ in marks]).delete()
+            ChangeMark.objects.filter(pk__in=[mark[0] for mark in marks]).delete()
             state.refreshed_at = now
             state.save(update_fields=["refreshed_at", "rebuilt_at", "fingerprint"])
         result.marks += len(marks)

@@ -3,7 +3,7 @@ raw rows with one ``INSERT … SELECT`` per rollup, then the months those days f
 summed again from their days; the days to recount come from the change marks."""
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from django.db import connection
 from django.db.models import (
@@ -32,6 +32,7 @@ from retention.rollups.definitions import (
     Rollup,
 )
 from retention.scan import (
+    VERIFY_DAYS,
     int_sum,
     money_sum,
 )
@@ -131,11 +132,24 @@ def int_or_money_sum(model: type[Model], column: str):
     return money_sum(column) if field.get_internal_type() == "DecimalField" else int_sum(column)
 
 
-def touched_days(marks: list[tuple[str, int]]) -> dict[str, set[date]]:
-    """The days each family must recount for these (kind, object id) change marks: one query."""
+def touched_days(marks: list[tuple[str, int, datetime]]) -> dict[str, set[date]]:
+    """The days each family must recount for these (kind, object id, time) change marks: one
+    query.
+
+    A subscription that asked to leave changes whether its earlier saves count as
+    billing-verified, but only saves decided within the longest verification window
+    (``VERIFY_DAYS``) before it asked: an older save counted as kept already and stays so
+    (``scan.left_within``). So only those saves' days are recounted, not every day the
+    subscription was ever saved on.
+    """
     ids: dict[str, list[int]] = {kind: [] for kind in ChangeKind.values}
-    for kind, object_id in marks:
+    left_since = None
+    for kind, object_id, at in marks:
         ids[kind].append(object_id)
+        if kind == ChangeKind.SUBSCRIPTION_LEFT:
+            left_since = at if left_since is None else min(left_since, at)
+    if left_since is not None:
+        left_since -= timedelta(days=max(VERIFY_DAYS))
     cases = CancellationCase.objects.filter(pk__in=ids[ChangeKind.CASE])
     outreach = Outreach.objects.filter(lost_customer_id__in=ids[ChangeKind.LOST_CUSTOMER])
     parts = [
@@ -145,7 +159,9 @@ def touched_days(marks: list[tuple[str, int]]) -> dict[str, set[date]]:
         (
             CASES,
             CancellationCase.objects.filter(
-                subscription_id__in=ids[ChangeKind.SUBSCRIPTION_LEFT], outcome=CaseOutcome.SAVED
+                subscription_id__in=ids[ChangeKind.SUBSCRIPTION_LEFT],
+                outcome=CaseOutcome.SAVED,
+                **({"decided_at__gte": left_since} if left_since else {}),
             ),
             "decided_at",
         ),

@@ -132,12 +132,13 @@ def _commit(
     now: datetime | None = None,
 ) -> SubscriptionEvent:
     """Save the row, append its ledger entry, its webhook and its billing command."""
+    now = now or timezone.now()
     event, command = _ledger_entry(
         subscription,
         kind=kind,
         before=before,
         actor=actor,
-        now=now or timezone.now(),
+        now=now,
         amount=amount,
         note=note,
     )
@@ -145,7 +146,7 @@ def _commit(
     if kind in LEAVE_KINDS or _ended(before) != _ended(event.after):
         # An earlier save of this subscription may no longer count as billing-verified, and
         # a comeback of it may have ended again (or no longer has).
-        changes_mark(kind=ChangeKind.SUBSCRIPTION_LEFT, ids=[subscription.pk])
+        changes_mark(kind=ChangeKind.SUBSCRIPTION_LEFT, ids=[subscription.pk], at=now)
     _append(event)
     ledger_event_publish(event=event, subscription=subscription)
     if command is not None:

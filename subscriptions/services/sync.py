@@ -207,7 +207,7 @@ def subscription_start_many(
             ending.append(subscription)
     Subscription.objects.bulk_update(ending, ["status", "cancel_at", "cancelled_by"])
     SubscriptionEvent.objects.bulk_create([event for event, _command in made])
-    changes_mark(kind=ChangeKind.SUBSCRIPTION_LEFT, ids=[s.pk for s in ending])
+    changes_mark(kind=ChangeKind.SUBSCRIPTION_LEFT, ids=[s.pk for s in ending], at=now)
     for event, command in made:
         ledger_event_publish(event=event, subscription=event.subscription)
         if command is not None:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from cancellations import services as case_services
 from cancellations.models import CancellationCase
+from core import changes
 from core.changes import (
     LAST_REFRESH_SECONDS_KEY,
     REFRESH_REQUESTED_KEY,
@@ -68,6 +69,43 @@ def test_a_write_asks_for_a_refresh_once_it_commits(
     for scope in ("each", "total"):
         rows = CaseDay.objects.filter(day=today, scope=scope)
         assert list(rows.values_list("cancelled", flat=True)) == [1]
+
+
+@pytest.mark.rollups_follow_changes
+def test_a_transaction_asks_for_one_refresh_however_many_marks_it_writes(
+    defaults,  # noqa: F811
+    plans,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
+    subscription = make_subscription(plan=plans["standard"])
+
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        case = case_services.cancellation_start(subscription=subscription, actor=WEB)
+        case_services.cancellation_decline(case=case, actor=WEB)
+
+    kinds = set(ChangeMark.objects.values_list("kind", flat=True))
+    assert kinds == {"case", "subscription_left"}
+    assert ChangeMark.objects.count() >= 3  # opened, declined, asked to leave
+    assert [hook for hook in callbacks if hook is changes.request_rollup_refresh] == [
+        changes.request_rollup_refresh
+    ]
+
+
+def test_a_mark_inside_a_rolled_back_savepoint_does_not_take_the_request_with_it(
+    defaults,  # noqa: F811
+    plans,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            changes.changes_mark(kind="case", ids=[1])
+            raise RuntimeError("rolled back")
+        changes.changes_mark(kind="case", ids=[2])
+
+    assert list(ChangeMark.objects.values_list("object_id", flat=True)) == [2]
+    assert [hook for hook in callbacks if hook is changes.request_rollup_refresh] == [
+        changes.request_rollup_refresh
+    ]
 
 
 def test_the_page_says_how_fresh_the_figures_are(client, manager, defaults, plans):  # noqa: F811

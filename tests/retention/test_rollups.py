@@ -308,6 +308,30 @@ def test_a_save_that_does_not_hold_leaves_the_billing_verified_rate(mixed_book):
     assert_rollups_equal_the_scan([period])
 
 
+def test_leaving_recounts_only_the_saves_it_can_still_unverify(mixed_book):
+    """A save decided more than the longest verification window (90 days) before the
+    subscription asks to leave counted as kept and stays so: its day is not recounted."""
+    rollups_refresh()
+    recent = CancellationCase.objects.filter(decided_at__gte=ago(91)).values("subscription_id")
+    saved = (
+        CancellationCase.objects.filter(
+            outcome=CaseOutcome.SAVED, decided_at__lt=ago(100), subscription__status="active"
+        )
+        .exclude(subscription_id__in=recent)
+        .first()
+    )
+    period = Filters(start=timezone.localdate(saved.decided_at), end=timezone.localdate())
+    before = selectors.case_summary(period)
+
+    subscription_services.subscription_schedule_cancel(subscription=saved.subscription, actor=WEB)
+    result = rollups_refresh()
+
+    assert result.marks == 1
+    assert result.case_days == 0
+    assert selectors.case_summary(period) == before
+    assert_rollups_equal_the_scan([period])
+
+
 def test_a_comeback_that_ends_again_and_comes_back_is_recounted(mixed_book):
     """The days of a subscription's comebacks are recounted when it ends again and when it
     comes back again: each changes the months its comeback counts towards lifetime value."""
