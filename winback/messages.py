@@ -133,5 +133,6 @@ def render_outreach_email(
             "customer": lost.customer,
         },
         language=language,
+        subject=False,  # the campaign's own, rendered above
     )
     return " ".join(subject.split()), text, html

@@ -89,7 +89,8 @@ def _callback_due(options: dict, now: datetime) -> tuple[datetime, str]:
 
 
 def _apply_offer(offer: Offer, case: CancellationCase, actor: Actor, options: dict, now: datetime):
-    """Carry out the offer on the subscription. Returns (final cost, options kept)."""
+    """Carry out the offer on the subscription. Returns (final cost, options kept, the
+    subscription as the change left it)."""
     subscription = case.subscription
     parameters = offer.parameters
     if offer.kind == OfferKind.PAUSE:
@@ -103,33 +104,34 @@ def _apply_offer(offer: Offer, case: CancellationCase, actor: Actor, options: di
                 _("Please choose a pause of 1 to %(max)d months.")
                 % {"max": parameters["max_months"]}
             )
-        subscription_services.subscription_pause(
+        changed = subscription_services.subscription_pause(
             subscription=subscription, until=add_months(now, months), actor=actor, now=now
         )
-        return (subscription.monthly_amount * months).quantize(Decimal("0.01")), {"months": months}
+        cost = (subscription.monthly_amount * months).quantize(Decimal("0.01"))
+        return cost, {"months": months}, changed
     if offer.kind == OfferKind.DOWNGRADE:
         plan = Plan.objects.get(pk=parameters["plan_id"])
-        subscription_services.subscription_change_plan(
+        changed = subscription_services.subscription_change_plan(
             subscription=subscription, plan=plan, actor=actor, note=f"offer {offer.pk}"
         )
-        return offer.cost, {}
+        return offer.cost, {}, changed
     if offer.kind == OfferKind.LOYALTY_BONUS:
-        subscription_services.subscription_grant_credit(
+        event = subscription_services.subscription_grant_credit(
             subscription=subscription,
             amount=Decimal(parameters["amount"]),
             actor=actor,
             note=f"loyalty bonus, offer {offer.pk}",
         )
-        return offer.cost, {}
+        return offer.cost, {}, event.subscription
     if offer.kind == OfferKind.DISCOUNT:
-        subscription_services.subscription_grant_discount(
+        event = subscription_services.subscription_grant_discount(
             subscription=subscription,
             percent=parameters["percent"],
             months=parameters["months"],
             actor=actor,
             now=now,
         )
-        return offer.cost, {}
+        return offer.cost, {}, event.subscription
     raise CancellationInputError(_("This offer cannot be accepted here."))
 
 
@@ -186,14 +188,13 @@ def _accept(
             )
             _step(case, CaseStepKind.CALLBACK_REQUESTED, actor, now, due_at=due_at.isoformat())
         return case
-    cost, kept_options = _apply_offer(offer, case, actor, options, now)
-    case.subscription.refresh_from_db()
+    cost, kept_options, case.subscription = _apply_offer(offer, case, actor, options, now)
     offer.accepted_at, offer.accepted_cost, offer.options = now, cost, kept_options
     offer.save(update_fields=["accepted_at", "accepted_cost", "options"])
     case.outcome = CaseOutcome.SAVED
     case.decided_at = now
     case.accepted_offer = offer
-    case.save()
+    case.save(update_fields=["outcome", "decided_at", "accepted_offer"])
     _close_callbacks(case, now, note="saved")
     _step(case, CaseStepKind.OFFER_ACCEPTED, actor, now, offer=offer.kind, cost=str(cost))
     case_event_publish(case=case, event_type=WebhookEventType.CANCELLATION_SAVED)
@@ -250,7 +251,7 @@ def _decline(
     case.outcome = CaseOutcome.CANCELLED
     case.decided_at = now
     case.cancel_effective_at = effective_at
-    case.save()
+    case.save(update_fields=["reason_text", "outcome", "decided_at", "cancel_effective_at"])
     _close_callbacks(case, now, note="cancelled")
     skipped = {"reason_skipped": True} if case.reason_id is None else {}
     _step(case, CaseStepKind.DECLINED, actor, now, immediately=immediately, **skipped)

@@ -55,3 +55,32 @@ def test_a_flow_read_is_prepared_once_per_connection_and_again_on_a_new_one(sett
     assert _statements(plain) == ["SELECT"]
     assert unprepared.__dict__.keys() == read.__dict__.keys()
     assert (unprepared.pk, unprepared.customer.email) == (read.pk, read.customer.email)
+
+
+@pytest.mark.django_db
+def test_many_rows_get_values_of_their_own_in_one_statement():
+    from datetime import UTC, datetime
+
+    from core.models import OutboundEmail
+    from core.sql import update_from_values
+
+    def email(n):
+        return OutboundEmail.objects.create(
+            dedupe_key=f"k{n}", kind="test", to_email=f"{n}@example.com", subject="before"
+        )
+
+    first, second, untouched = email(1), email(2), email(3)
+    at = datetime(2026, 12, 8, 3, 0, tzinfo=UTC)
+
+    with CaptureQueriesContext(connection) as captured:
+        changed = update_from_values(
+            OutboundEmail,
+            fields=["subject", "claimed_at"],
+            rows=[(first.pk, "första", at), (second.pk, "", None)],
+        )
+
+    assert changed == 2
+    assert _statements(captured) == ["UPDATE"]
+    rows = OutboundEmail.objects.order_by("pk").values_list("subject", "claimed_at")
+    assert list(rows) == [("första", at), ("", None), ("before", None)]
+    assert untouched.pk == OutboundEmail.objects.order_by("pk").last().pk

@@ -24,6 +24,7 @@ from core.errors import ConflictError
 from core.models import OutboundEmail
 from core.outbox import claim_and_enqueue, requeue_if_broker_restarted
 from core.outbox.email import email_queue, email_queue_many, email_send_batch
+from core.sql import update_from_values
 from desk import services as desk_services
 from desk.enums import CallbackSource, CallbackStatus
 from desk.models import CallbackRequest
@@ -222,7 +223,11 @@ def _outreach_make(
         emails = [email_queue(**email) for email in outbox]
     for outreach, email in zip(by_email, emails, strict=True):
         outreach.email, outreach.language = email, outreach.customer.locale or "en"
-    Outreach.objects.bulk_update(by_email, ["email", "language"])
+    update_from_values(
+        Outreach,
+        fields=["email", "language"],
+        rows=[(o.pk, o.email_id, o.language) for o in by_email],
+    )
     return results, emails
 
 
