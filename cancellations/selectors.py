@@ -20,7 +20,7 @@ from cancellations.models import (
     Offer,
     OfferRule,
 )
-from core.sql import execute_prepared
+from core.sql import execute_prepared, instance_from_row, instances_from_row, select_list
 from desk import selectors as desk_selectors
 from desk.enums import CallbackSource
 from desk.models import CallbackRequest
@@ -205,11 +205,6 @@ def exit_reasons_in_order(
 _FLOW_MODELS = {"open": ("reason",), "latest": ("reason", "accepted_offer"), None: ()}
 
 
-def _select_list(alias: str, model) -> list[str]:
-    quote = connection.ops.quote_name
-    return [f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields]
-
-
 @functools.cache
 def _flow_statement(case: str | None) -> str:
     quote = connection.ops.quote_name
@@ -241,22 +236,8 @@ def _flow_statement(case: str | None) -> str:
     if case == "latest":
         parts.append(("o", Offer))
         joins.append(f"LEFT JOIN {table(Offer)} o ON o.id = k.accepted_offer_id")
-    columns = ", ".join(column for alias, model in parts for column in _select_list(alias, model))
+    columns = ", ".join(column for alias, model in parts for column in select_list(alias, model))
     return f"SELECT {columns} FROM {' '.join(joins)} WHERE s.id = %s"
-
-
-def _from_row(model, values: list):
-    """An instance of ``model`` from its columns of a row (None for a join that found none)."""
-    fields = model._meta.concrete_fields
-    if values[[f.primary_key for f in fields].index(True)] is None:
-        return None
-    converted = []
-    for field, value in zip(fields, values, strict=True):
-        if value is not None:
-            for converter in field.get_db_converters(connection):
-                value = converter(value, field.cached_col, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
 
 
 def flow_subscription(*, pk: int, case: str | None = None) -> Subscription | None:
@@ -276,11 +257,7 @@ def flow_subscription(*, pk: int, case: str | None = None) -> Subscription | Non
         models += [CancellationCase, ExitReason]
     if case == "latest":
         models.append(Offer)
-    instances, at = [], 0
-    for model in models:
-        width = len(model._meta.concrete_fields)
-        instances.append(_from_row(model, list(row[at : at + width])))
-        at += width
+    instances = instances_from_row(models, row)
     subscription, customer, plan = instances[:3]
     subscription.customer, subscription.plan = customer, plan
     if case is None:
@@ -295,6 +272,45 @@ def flow_subscription(*, pk: int, case: str | None = None) -> Subscription | Non
             found.accepted_offer = instances[5]
     subscription.flow_case = found
     return subscription
+
+
+@functools.cache
+def _locked_case_statement() -> str:
+    quote = connection.ops.quote_name
+
+    def table(model) -> str:
+        return quote(model._meta.db_table)
+
+    parts = [("k", CancellationCase), ("s", Subscription), ("cu", Customer), ("pl", Plan)]
+    parts.append(("r", ExitReason))
+    columns = ", ".join(column for alias, model in parts for column in select_list(alias, model))
+    return (
+        f"SELECT {columns} FROM {table(CancellationCase)} k "
+        f"JOIN {table(Subscription)} s ON s.id = k.subscription_id "
+        f"JOIN {table(Customer)} cu ON cu.id = k.customer_id "
+        f"JOIN {table(Plan)} pl ON pl.id = s.plan_id "
+        f"LEFT JOIN {table(ExitReason)} r ON r.id = k.reason_id "
+        "WHERE k.id = %s FOR UPDATE OF k"
+    )
+
+
+def case_for_update(*, pk: int) -> CancellationCase:
+    """The case ``pk``, locked until the transaction ends, with its subscription (and the
+    subscription's plan), customer and reason: one prepared statement (the case's every
+    change takes this lock first; planning its joins cost PostgreSQL about 0.7 ms each
+    time). Raises ``CancellationCase.DoesNotExist`` when there is no such case."""
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, _locked_case_statement(), [pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise CancellationCase.DoesNotExist(f"no case {pk}")
+    models = (CancellationCase, Subscription, Customer, Plan, ExitReason)
+    case, subscription, customer, plan, reason = instances_from_row(models, row)
+    subscription.plan = plan
+    if subscription.customer_id == customer.pk:
+        subscription.customer = customer
+    case.subscription, case.customer, case.reason = subscription, customer, reason
+    return case
 
 
 def open_case_for(*, subscription: Subscription) -> CancellationCase | None:
@@ -322,7 +338,7 @@ def current_offers(*, case: CancellationCase) -> QuerySet[Offer]:
 @functools.cache
 def _offers_shown_statement() -> str:
     table = connection.ops.quote_name(Offer._meta.db_table)
-    columns = ", ".join(_select_list("o", Offer))
+    columns = ", ".join(select_list("o", Offer))
     return (
         f"SELECT {columns} FROM {table} o "
         "WHERE o.case_id = %s AND NOT o.withdrawn ORDER BY o.position"
@@ -335,7 +351,7 @@ def offers_shown(*, case: CancellationCase) -> list[Offer]:
     with connection.cursor() as cursor:
         execute_prepared(cursor, _offers_shown_statement(), [case.pk])
         rows = cursor.fetchall()
-    offers = [_from_row(Offer, list(row)) for row in rows]
+    offers = [instance_from_row(Offer, list(row)) for row in rows]
     for offer in offers:
         offer.case = case
     return offers

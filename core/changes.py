@@ -4,7 +4,7 @@ The apps below ``retention`` must not import it, so their services note *what* c
 a case, a subscription that asked to leave, a lost customer's outreach or group — as
 ``ChangeMark`` rows in the same transaction as the change. A rolled-back change leaves no
 mark; a committed one cannot be missed. After commit a rollup refresh is requested (at most
-one per TACK_ROLLUP_REFRESH_DELAY_SECONDS, or per four times the last refresh's duration when
+one per TACK_ROLLUP_REFRESH_DELAY_SECONDS, or per nine times the last refresh's duration when
 refreshes are slow); the periodic refresh catches anything else, so a
 broker that is down delays the figures but loses nothing.
 """
@@ -27,9 +27,11 @@ REFRESH_TASK = "retention.refresh_rollups"
 REFRESH_REQUESTED_KEY = "rollups:refresh-requested"
 LAST_REFRESH_SECONDS_KEY = "rollups:last-refresh-seconds"
 # A requested refresh waits at least this many times as long as the last one took, so that
-# under a stream of changes (a large outreach drain) refreshes keep at most about a fifth of
-# a database core busy; the figures then lag by a few of those refreshes, as the page shows.
-REFRESH_WAIT_FACTOR = 4
+# under a stream of changes (a burst of decisions, a large outreach drain) refreshes keep at
+# most about a tenth of a core busy (the worker's and PostgreSQL's together: at 1,000,000
+# subscriptions a refresh during a burst of declines took about a second of each); the
+# figures then lag by about ten refreshes' time, as the page shows.
+REFRESH_WAIT_FACTOR = 9
 
 
 def changes_mark(*, kind: ChangeKind, ids: Iterable[int], at: datetime | None = None) -> None:

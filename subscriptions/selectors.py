@@ -1,10 +1,13 @@
 """Reads over customers, plans and subscriptions."""
 
+import functools
 from datetime import date, datetime
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from core.dates import add_months, whole_months_between
+from core.sql import execute_prepared, instances_from_row, select_list
 from subscriptions.models import Customer, Plan, Subscription, SubscriptionEvent
 
 
@@ -62,3 +65,30 @@ def next_period_end(subscription: Subscription, *, now: datetime) -> datetime:
     while end <= now:
         end = add_months(end, 1)
     return end
+
+
+@functools.cache
+def _locked_statement() -> str:
+    quote = connection.ops.quote_name
+    parts = [("s", Subscription), ("pl", Plan), ("cu", Customer)]
+    columns = ", ".join(column for alias, model in parts for column in select_list(alias, model))
+    return (
+        f"SELECT {columns} FROM {quote(Subscription._meta.db_table)} s "
+        f"JOIN {quote(Plan._meta.db_table)} pl ON pl.id = s.plan_id "
+        f"JOIN {quote(Customer._meta.db_table)} cu ON cu.id = s.customer_id "
+        "WHERE s.id = %s FOR UPDATE OF s"
+    )
+
+
+def subscription_for_update(*, pk: int) -> Subscription:
+    """The subscription ``pk``, locked until the transaction ends, with its plan and
+    customer: one prepared statement, as every change of a subscription takes this lock
+    first (``services.ledger``). Raises ``Subscription.DoesNotExist`` when there is none."""
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, _locked_statement(), [pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Subscription.DoesNotExist(f"no subscription {pk}")
+    subscription, plan, customer = instances_from_row((Subscription, Plan, Customer), row)
+    subscription.plan, subscription.customer = plan, customer
+    return subscription

@@ -32,11 +32,7 @@ def _step(case: CancellationCase, kind: str, actor: Actor, at: datetime, **data)
 
 
 def _lock_case(case: CancellationCase) -> CancellationCase:
-    return (
-        CancellationCase.objects.select_for_update(of=("self",))
-        .select_related("subscription", "customer", "reason", "subscription__plan")
-        .get(pk=case.pk)
-    )
+    return selectors.case_for_update(pk=case.pk)
 
 
 def _require_open(case: CancellationCase) -> None:

@@ -19,6 +19,7 @@ from subscriptions.billing import billing_gateway
 from subscriptions.enums import LEAVE_KINDS, SubscriptionStatus
 from subscriptions.errors import SubscriptionError
 from subscriptions.models import Subscription, SubscriptionEvent
+from subscriptions.selectors import subscription_for_update
 from subscriptions.webhooks import ledger_event_publish
 
 
@@ -41,11 +42,7 @@ def _snapshot(subscription: Subscription) -> dict[str, Any]:
 
 
 def _lock(subscription: Subscription) -> Subscription:
-    return (
-        Subscription.objects.select_for_update(of=("self",))
-        .select_related("plan", "customer")
-        .get(pk=subscription.pk)
-    )
+    return subscription_for_update(pk=subscription.pk)
 
 
 def _require(subscription: Subscription, allowed: set[str], action) -> None:

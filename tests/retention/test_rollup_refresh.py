@@ -153,7 +153,7 @@ def test_a_period_reads_whole_months_and_the_days_around_them():
 
 def test_a_slow_refresh_spaces_out_the_next_ones(settings):
     """Under a stream of changes a refresh is asked for again as soon as one starts; after a
-    slow one the next waits four times as long, never longer than the periodic interval."""
+    slow one the next waits nine times as long, never longer than the periodic interval."""
     settings.TACK_ROLLUP_REFRESH_DELAY_SECONDS = 2
     settings.TACK_ROLLUP_REFRESH_SECONDS = 60
     cache.delete(LAST_REFRESH_SECONDS_KEY)
@@ -166,7 +166,7 @@ def test_a_slow_refresh_spaces_out_the_next_ones(settings):
     rollup_refresh_finished(0.2)
     assert refresh_delay() == 2
     rollup_refresh_finished(3.0)
-    assert refresh_delay() == 12
+    assert refresh_delay() == 27
     rollup_refresh_finished(40.0)
     assert refresh_delay() == 60
     cache.delete(LAST_REFRESH_SECONDS_KEY)
