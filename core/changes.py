@@ -9,6 +9,7 @@ refreshes are slow); the periodic refresh catches anything else, so a
 broker that is down delays the figures but loses nothing.
 """
 
+import functools
 import logging
 from collections.abc import Iterable
 from datetime import datetime
@@ -16,10 +17,12 @@ from datetime import datetime
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.utils import timezone
 
 from core import outbox
 from core.enums import ChangeKind
 from core.models import ChangeMark
+from core.sql import execute_prepared
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +44,30 @@ def changes_mark(*, kind: ChangeKind, ids: Iterable[int], at: datetime | None = 
     unique = sorted(set(ids))
     if not unique:
         return
-    times = {"created_at": at} if at else {}
-    ChangeMark.objects.bulk_create(ChangeMark(kind=kind, object_id=pk, **times) for pk in unique)
+    at = at or timezone.now()
+    if connection.vendor != "postgresql":  # the embedded SQLite of `make run`
+        ChangeMark.objects.bulk_create(
+            ChangeMark(kind=kind, object_id=pk, created_at=at) for pk in unique
+        )
+    else:
+        with connection.cursor() as cursor:
+            execute_prepared(cursor, _insert_marks_statement(), [kind, unique, at])
     if not _refresh_requested_on_commit():
         transaction.on_commit(request_rollup_refresh)
+
+
+@functools.cache
+def _insert_marks_statement() -> str:
+    """One prepared INSERT for any number of marks of one kind (every write of a case or a
+    subscription that leaves writes one; ``bulk_create`` cost about 0.5 ms of Python)."""
+    quote = connection.ops.quote_name
+    meta = ChangeMark._meta
+    columns = ", ".join(quote(meta.get_field(name).column) for name in ("kind", "object_id"))
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}, "
+        f"{quote(meta.get_field('created_at').column)}) "
+        "SELECT %s, unnest(%s::bigint[]), %s"
+    )
 
 
 def _refresh_requested_on_commit() -> bool:
