@@ -123,7 +123,8 @@ def execute_prepared(
     if name not in prepared:
         cursor.execute(preparation)
         prepared.add(name)
-    cursor.execute(f"{before}EXECUTE {name}({', '.join(['%s'] * len(params))})", params)
+    arguments = f"({', '.join(['%s'] * len(params))})" if params else ""  # "name()" is refused
+    cursor.execute(f"{before}EXECUTE {name}{arguments}", params)
 
 
 # --- Rows of hand-written reads as model instances ------------------------------------------

@@ -84,3 +84,47 @@ def test_many_rows_get_values_of_their_own_in_one_statement():
     rows = OutboundEmail.objects.order_by("pk").values_list("subject", "claimed_at")
     assert list(rows) == [("första", at), ("", None), ("before", None)]
     assert untouched.pk == OutboundEmail.objects.order_by("pk").last().pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_may_skip_waiting_for_the_disk_only_outside_a_transaction():
+    from django.db import transaction
+
+    from core.sql import execute_prepared
+
+    setting = "SELECT current_setting('synchronous_commit')"
+
+    def read(**options) -> str:
+        with connection.cursor() as cursor:
+            execute_prepared(cursor, setting, [], **options)
+            return cursor.fetchone()[0]
+
+    with connection.cursor() as cursor:  # the test databases turn it off for speed
+        cursor.execute("SET synchronous_commit TO on")
+    try:
+        assert read(without_waiting_for_disk=True) == "off"  # that statement alone
+        assert read() == "on"
+        with transaction.atomic():  # the caller's transaction keeps its durability
+            assert read(without_waiting_for_disk=True) == "on"
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_email_is_claimed_waiting_for_the_disk_and_recorded_sent_without(mailoutbox):
+    from core.models import OutboundEmail
+    from core.outbox.email import email_send
+
+    email = OutboundEmail.objects.create(
+        dedupe_key="receipt", kind="test", to_email="a@example.com", subject="Thanks"
+    )
+    with CaptureQueriesContext(connection) as captured:
+        assert email_send(email_id=email.pk)
+
+    executed = [q["sql"] for q in captured.captured_queries if "EXECUTE" in q["sql"]]
+    assert len(executed) == 2  # the claim, then the record
+    assert not executed[0].startswith("SET LOCAL")
+    assert executed[1].startswith("SET LOCAL synchronous_commit TO OFF; EXECUTE")
+    assert OutboundEmail.objects.get(pk=email.pk).status == "sent"
+    assert [message.subject for message in mailoutbox] == ["Thanks"]
