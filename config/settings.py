@@ -117,7 +117,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env
     # less than that: measured with bench/dashboard.py, 4.6 s with it and 2.1 s without.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# The customer flow's reads are prepared once per connection (core.sql.execute_prepared):
+# The statements run most (the flow's reads, the case and subscription locks, change marks,
+# the outbox email's claim and record) are prepared once per connection
+# (core.sql.execute_prepared):
 # turn it off behind a pooler that hands one session's statements to another connection
 # (PgBouncer in transaction mode).
 TACK_PREPARED_STATEMENTS = env.bool("TACK_PREPARED_STATEMENTS", default=True)

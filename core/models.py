@@ -170,7 +170,9 @@ class BillingCommand(models.Model):
 class ChangeMark(models.Model):
     """An object whose aggregates must be recounted, written in the same transaction as the
     change. The dashboard's rollup refresh reads the marks, recounts the days they touch and
-    deletes the marks it has counted (see core.changes)."""
+    deletes the marks it has counted (see core.changes). ``created_at`` is when the change
+    counts from: the ledger row's time for a subscription that asked to leave (which may be
+    in the past), else when the mark was written."""
 
     kind = models.CharField(max_length=20, choices=ChangeKind.choices)
     object_id = models.BigIntegerField()

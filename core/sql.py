@@ -1,6 +1,9 @@
-"""Statements written by hand: inserts where one statement does what the ORM would need
-several for (a sequence number taken in the insert, an insert that skips a duplicate key),
-and the customer flow's reads, prepared once per connection."""
+"""Statements written by hand: inserts and updates where one statement does what the ORM
+would need several for (a sequence number taken in the insert, an insert that skips a
+duplicate key, many rows updated to values of their own), and the statements run most (the
+customer flow's reads, the case and subscription locks, change marks, the outbox email's
+claim and record), prepared once per connection. Each falls back to the ORM, or is plain
+SQL, on the embedded SQLite of `make run`."""
 
 import functools
 import hashlib
@@ -9,7 +12,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Model
+from django.db.models import CharField, Model
 
 
 def insert_columns(instance: Model, *, exclude: tuple[str, ...] = ()) -> tuple[list[str], list]:
@@ -59,9 +62,20 @@ def update_from_values(model: type[Model], *, fields: list[str], rows: list[tupl
     if not rows:
         return 0
     meta = model._meta
+    if connection.vendor != "postgresql":  # the embedded SQLite of `make run`
+        instances = []
+        for pk, *values in rows:
+            instance = model(pk=pk)
+            for name, value in zip(fields, values, strict=True):
+                setattr(instance, meta.get_field(name).attname, value)
+            instances.append(instance)
+        return model.objects.bulk_update(instances, fields)
     quote = connection.ops.quote_name
     columns = [meta.pk, *(meta.get_field(name) for name in fields)]
-    placeholder = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in columns) + ")"
+    # Text as text, not varchar(n): a value too long is then refused on assignment to the
+    # column, as bulk_update's would be, where a cast to varchar(n) would cut it short.
+    types = ["text" if isinstance(f, CharField) else f.db_type(connection) for f in columns]
+    placeholder = "(" + ", ".join(f"%s::{db_type}" for db_type in types) + ")"
     names = ", ".join(quote(f"v_{f.column}") for f in columns)
     table = quote(meta.db_table)
     assignments = ", ".join(f"{quote(f.column)} = v.{quote(f'v_{f.column}')}" for f in columns[1:])
@@ -96,8 +110,8 @@ def _preparation(statement: str) -> tuple[str, str]:
 def execute_prepared(
     cursor, statement: str, params: list, *, without_waiting_for_disk: bool = False
 ) -> None:
-    """Run a statement written by hand (``%s`` placeholders) that a page runs on every
-    request: on PostgreSQL it is prepared once per connection (``PREPARE``, then
+    """Run a statement written by hand (``%s`` placeholders) that runs on every request or
+    every email: on PostgreSQL it is prepared once per connection (``PREPARE``, then
     ``EXECUTE``), so the server plans its joins once instead of on every request (about
     0.7 ms of the server's CPU for the flow's five-table statement). Elsewhere, and with
     ``TACK_PREPARED_STATEMENTS`` off (a pooler that does not keep sessions), it is simply

@@ -84,6 +84,12 @@ def subscription_for_update(*, pk: int) -> Subscription:
     """The subscription ``pk``, locked until the transaction ends, with its plan and
     customer: one prepared statement, as every change of a subscription takes this lock
     first (``services.ledger``). Raises ``Subscription.DoesNotExist`` when there is none."""
+    if connection.vendor != "postgresql":  # the embedded SQLite of `make run`: no FOR UPDATE OF
+        return (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("plan", "customer")
+            .get(pk=pk)
+        )
     with connection.cursor() as cursor:
         execute_prepared(cursor, _locked_statement(), [pk])
         row = cursor.fetchone()

@@ -238,3 +238,56 @@ def test_dependency_audit_skips_with_a_clear_line_where_the_database_is_unreacha
     requirements = (ROOT / "requirements-dev.txt").read_text()
     assert re.search(r"^pip-audit==[\d.]+$", requirements, re.MULTILINE)
     assert "make audit" in (ROOT / ".ci" / "run").read_text()
+
+
+SQLITE_DECISIONS = """
+from cancellations import selectors, services
+from cancellations.models import ExitReason
+from core.models import OutboundEmail
+from core.sql import update_from_values
+from subscriptions.actors import Actor
+from subscriptions.enums import Channel
+from tests.factories import make_subscription
+
+web = Actor.customer(Channel.WEB)
+reason = ExitReason.objects.filter(active=True).first()
+leaving = services.cancellation_open(subscription=make_subscription(), actor=web, reason=reason)
+left = services.cancellation_decide(
+    case=leaving.case, actor=web, decision=services.Decision.DECLINE
+)
+staying = services.cancellation_open(subscription=make_subscription(), actor=web, reason=reason)
+offer = selectors.current_offers(case=staying.case).exclude(kind="callback").first()
+kept = services.cancellation_decide(
+    case=staying.case,
+    actor=web,
+    decision=services.Decision.ACCEPT,
+    offer_id=offer.pk,
+    options={"months": "1"},
+)
+emails = list(OutboundEmail.objects.order_by("pk"))
+update_from_values(OutboundEmail, fields=["subject"], rows=[(emails[0].pk, "renamed")])
+print(left.outcome, kept.outcome, [e.status for e in emails])
+print(OutboundEmail.objects.order_by("pk").values_list("subject", flat=True)[0])
+"""
+
+
+@pytest.mark.slow
+def test_decisions_and_their_emails_work_on_the_embedded_sqlite(tmp_path):
+    """`make run`'s embedded SQLite: the statements written for PostgreSQL (prepared locks,
+    change marks, the outbox claim and record, UPDATE … FROM VALUES) fall back or run there."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "SECRET", "REDIS", "DATABASE", "TACK_", "EMAIL"))
+    }
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'smoke.sqlite3'}",
+        DJANGO_DEBUG="1",
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+    )
+    run = {"cwd": ROOT, "env": env, "capture_output": True, "text": True, "timeout": 300}
+    migrated = subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], **run)
+    assert migrated.returncode == 0, migrated.stderr
+    done = subprocess.run([sys.executable, "manage.py", "shell", "-v0", "-c", SQLITE_DECISIONS], **run)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["cancelled saved ['sent', 'sent']", "renamed"]

@@ -10,7 +10,9 @@ mechanism is the same for all of them and lives here:
   published after commit with the row's key (``enqueue_on_commit``); a broker that is down
   only leaves the row for the next sweep.
 - **claim**: a conditional update PENDING → SENDING that sets ``claimed_at`` and counts the
-  attempt (``claim``); two tasks for one row never both get it.
+  attempt (``claim``); two tasks for one row never both get it. (Email, claimed hundreds of
+  times a second in a drain, runs the same rule as a prepared statement of its own:
+  ``core.outbox.email``.)
 - **record**: the outcome is written right after the far side answered, in its own short
   write, only while the claim is still ours; a database that fails at that moment is tried
   again for a while (``record``), because the outcome is known only to this process.

@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 SEND_TASK = "core.send_outbound_email"
 UNKNOWN_OUTCOME = (
     "Outcome unknown: the sender stopped after the claim and before it recorded the "
-    "server's answer (lease expired). Not sent again: this email is sent at most once."
+    "server's answer, or the record was lost (lease expired). Not sent again: this email is "
+    "sent at most once."
 )
 
 
@@ -160,7 +161,6 @@ def _table_sql(statement: str) -> str:
 _CLAIM = (
     "UPDATE {table} SET {status} = %s, {claimed_at} = %s, {attempts} = {attempts} + 1 "
     "WHERE {id} = %s AND {status} = %s AND ({next_attempt_at} <= %s OR (%s AND {attempts} = 0))"
-    " RETURNING {id}"
 )
 # The outcome of a send the server accepted, only while the claim is still ours.
 _SENT = (
@@ -169,15 +169,31 @@ _SENT = (
 )
 
 
+def _as_saved(*values: tuple[str | None, object]) -> list:
+    """A statement's parameters, each (field name, value) as the field saves it (no name: as
+    it is), so the same statement runs on the embedded SQLite of `make run` too."""
+    get = OutboundEmail._meta.get_field
+    return [
+        get(name).get_db_prep_save(value, connection) if name else value for name, value in values
+    ]
+
+
 def _email_claim(email_id: int, *, early_first_attempt: bool = False) -> datetime | None:
     """Take a pending email that is due (or, with ``early_first_attempt``, never tried yet)
     for this process: a conditional update, so two senders never both send it. Returns the
     claim's time, or None when someone else has it."""
     now = timezone.now()
-    params = [EmailStatus.SENDING, now, email_id, EmailStatus.PENDING, now, early_first_attempt]
+    params = _as_saved(
+        ("status", EmailStatus.SENDING),
+        ("claimed_at", now),
+        ("id", email_id),
+        ("status", EmailStatus.PENDING),
+        ("next_attempt_at", now),
+        (None, early_first_attempt),
+    )
     with connection.cursor() as cursor:
         execute_prepared(cursor, _table_sql(_CLAIM), params)
-        return now if cursor.fetchone() else None
+        return now if cursor.rowcount == 1 else None
 
 
 def _record_sent(email: OutboundEmail) -> int:
@@ -187,7 +203,13 @@ def _record_sent(email: OutboundEmail) -> int:
     is then still claimed, and the lease settles it by its promise, as for a sender that
     stopped before recording (README "Delivery"). The claim does wait: an at-most-once
     email must never be sent under a claim that could be lost."""
-    params = [EmailStatus.SENT, timezone.now(), email.pk, EmailStatus.SENDING, email.claimed_at]
+    params = _as_saved(
+        ("status", EmailStatus.SENT),
+        ("sent_at", timezone.now()),
+        ("id", email.pk),
+        ("status", EmailStatus.SENDING),
+        ("claimed_at", email.claimed_at),
+    )
     with connection.cursor() as cursor:
         execute_prepared(cursor, _table_sql(_SENT), params, without_waiting_for_disk=True)
         return cursor.rowcount
