@@ -9,7 +9,7 @@ Steps (each prints as it goes; the table is printed at the end and written to be
 2. The dashboard (bench/dashboard.py) and the segmentation of lost customers
    (bench/segment_lost_customers.py), run as they are, their figures parsed.
 3. gunicorn with production settings (DEBUG off, HTTPS via ``X-Forwarded-Proto``, rate limits
-   off, the bare baseline view routed), a Celery worker (``--concurrency 4``: four worker
+   off, the bare baseline view routed), a Celery worker (``--concurrency 6``: six worker
    processes) and a local SMTP server. wrk loads the bare view and the flow's pages over many
    signed links; a fixed-rate load generator POSTs decisions; the database is then checked for
    duplicates.
@@ -22,7 +22,7 @@ Environment: BENCH_SCALE (1000000), BENCH_DATABASE_URL, BENCH_REDIS_URL
 BENCH_CONNECTIONS (16), BENCH_DECIDE_RATE (150) for BENCH_DECIDE_SECONDS (10),
 BENCH_OUTREACH (min(100000, scale/10)) sent within at most BENCH_DRAIN_MAX_SECONDS (600),
 BENCH_LOST (min(100000, max(10000, scale/10))), BENCH_GUNICORN_WORKERS (3),
-BENCH_CELERY_CONCURRENCY (4, the Celery worker's processes, as in docker-compose.yml),
+BENCH_CELERY_CONCURRENCY (6, the Celery worker's processes, as in docker-compose.yml),
 SECRET_KEY (a random one for the run when unset), BENCH_ONLY (comma-separated steps: seed,
 dashboard, segmentation, web, drain).
 """
@@ -73,8 +73,9 @@ DRAIN_FLOOR = 300  # emails/s at 1,000,000 (issue 22)
 LOST = env_int("BENCH_LOST", min(100_000, max(10_000, SCALE // 10)))
 GUNICORN_WORKERS = env_int("BENCH_GUNICORN_WORKERS", 3)
 # As docker-compose.yml runs it: a drain's worker waits on PostgreSQL and SMTP for most of
-# each email, so on 2 cores four processes keep the CPU busy where two left a third idle.
-CELERY_CONCURRENCY = env_int("BENCH_CELERY_CONCURRENCY", 4)
+# each email (at 1,000,000 subscriptions two processes left 42% of the two cores idle, four
+# 28%, six 23%).
+CELERY_CONCURRENCY = env_int("BENCH_CELERY_CONCURRENCY", 6)
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", ",".join(STEPS)).split(",")))
 
 
