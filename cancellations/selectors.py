@@ -20,7 +20,13 @@ from cancellations.models import (
     Offer,
     OfferRule,
 )
-from core.sql import execute_prepared, instance_from_row, instances_from_row, select_list
+from core.sql import (
+    execute_prepared,
+    instance_from_row,
+    instances_from_row,
+    prepared_row,
+    select_list,
+)
 from desk import selectors as desk_selectors
 from desk.enums import CallbackSource
 from desk.models import CallbackRequest
@@ -247,9 +253,7 @@ def flow_subscription(*, pk: int, case: str | None = None) -> Subscription | Non
     (as ``latest_case_for``), with the reason and the accepted offer."""
     if case not in _FLOW_MODELS:
         raise ValueError(f"no such case for a flow page: {case!r}")
-    with connection.cursor() as cursor:
-        execute_prepared(cursor, _flow_statement(case), [pk])
-        row = cursor.fetchone()
+    row = prepared_row(_flow_statement(case), [pk])
     if row is None:
         return None
     models = [Subscription, Customer, Plan]
@@ -305,9 +309,7 @@ def case_for_update(*, pk: int) -> CancellationCase:
             .select_related("subscription__plan", "subscription__customer", "customer", "reason")
             .get(pk=pk)
         )
-    with connection.cursor() as cursor:
-        execute_prepared(cursor, _locked_case_statement(), [pk])
-        row = cursor.fetchone()
+    row = prepared_row(_locked_case_statement(), [pk])
     if row is None:
         raise CancellationCase.DoesNotExist(f"no case {pk}")
     models = (CancellationCase, Subscription, Customer, Plan, ExitReason)

@@ -141,6 +141,13 @@ def execute_prepared(
     cursor.execute(f"{before}EXECUTE {name}{arguments}", params)
 
 
+def prepared_row(statement: str, params: list) -> tuple | None:
+    """The one row (or None) a statement run through ``execute_prepared`` returns."""
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, statement, params)
+        return cursor.fetchone()
+
+
 # --- Rows of hand-written reads as model instances ------------------------------------------
 
 

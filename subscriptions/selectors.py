@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from core.dates import add_months, whole_months_between
-from core.sql import execute_prepared, instances_from_row, select_list
+from core.sql import instances_from_row, prepared_row, select_list
 from subscriptions.models import Customer, Plan, Subscription, SubscriptionEvent
 
 
@@ -90,9 +90,7 @@ def subscription_for_update(*, pk: int) -> Subscription:
             .select_related("plan", "customer")
             .get(pk=pk)
         )
-    with connection.cursor() as cursor:
-        execute_prepared(cursor, _locked_statement(), [pk])
-        row = cursor.fetchone()
+    row = prepared_row(_locked_statement(), [pk])
     if row is None:
         raise Subscription.DoesNotExist(f"no subscription {pk}")
     subscription, plan, customer = instances_from_row((Subscription, Plan, Customer), row)

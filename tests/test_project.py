@@ -288,6 +288,8 @@ def test_decisions_and_their_emails_work_on_the_embedded_sqlite(tmp_path):
     run = {"cwd": ROOT, "env": env, "capture_output": True, "text": True, "timeout": 300}
     migrated = subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], **run)
     assert migrated.returncode == 0, migrated.stderr
-    done = subprocess.run([sys.executable, "manage.py", "shell", "-v0", "-c", SQLITE_DECISIONS], **run)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v0", "-c", SQLITE_DECISIONS], **run
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["cancelled saved ['sent', 'sent']", "renamed"]
