@@ -211,39 +211,42 @@ def exit_reasons_in_order(
 _FLOW_MODELS = {"open": ("reason",), "latest": ("reason", "accepted_offer"), None: ()}
 
 
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _columns(parts: list[tuple[str, type]]) -> str:
+    """The select list of each (alias, model) in turn (``core.sql.instances_from_row``)."""
+    return ", ".join(column for alias, model in parts for column in select_list(alias, model))
+
+
 @functools.cache
 def _flow_statement(case: str | None) -> str:
-    quote = connection.ops.quote_name
-
-    def table(model) -> str:
-        return quote(model._meta.db_table)
-
     parts = [("s", Subscription), ("cu", Customer), ("pl", Plan)]
     joins = [
-        f"{table(Subscription)} s",
-        f"JOIN {table(Customer)} cu ON cu.id = s.customer_id",
-        f"JOIN {table(Plan)} pl ON pl.id = s.plan_id",
+        f"{_table(Subscription)} s",
+        f"JOIN {_table(Customer)} cu ON cu.id = s.customer_id",
+        f"JOIN {_table(Plan)} pl ON pl.id = s.plan_id",
     ]
     if case == "open":
         joins.append(
-            f"LEFT JOIN {table(CancellationCase)} k ON k.subscription_id = s.id "
+            f"LEFT JOIN {_table(CancellationCase)} k ON k.subscription_id = s.id "
             f"AND k.outcome = '{CaseOutcome.OPEN}'"
         )
     elif case == "latest":
         joins.append(
-            f"LEFT JOIN {table(CancellationCase)} k ON k.id = (SELECT l.id FROM "
-            f"{table(CancellationCase)} l WHERE l.subscription_id = s.id "
+            f"LEFT JOIN {_table(CancellationCase)} k ON k.id = (SELECT l.id FROM "
+            f"{_table(CancellationCase)} l WHERE l.subscription_id = s.id "
             "ORDER BY l.opened_at DESC, l.id DESC LIMIT 1)"
         )
     if case is not None:
         parts.append(("k", CancellationCase))
         parts.append(("r", ExitReason))
-        joins.append(f"LEFT JOIN {table(ExitReason)} r ON r.id = k.reason_id")
+        joins.append(f"LEFT JOIN {_table(ExitReason)} r ON r.id = k.reason_id")
     if case == "latest":
         parts.append(("o", Offer))
-        joins.append(f"LEFT JOIN {table(Offer)} o ON o.id = k.accepted_offer_id")
-    columns = ", ".join(column for alias, model in parts for column in select_list(alias, model))
-    return f"SELECT {columns} FROM {' '.join(joins)} WHERE s.id = %s"
+        joins.append(f"LEFT JOIN {_table(Offer)} o ON o.id = k.accepted_offer_id")
+    return f"SELECT {_columns(parts)} FROM {' '.join(joins)} WHERE s.id = %s"
 
 
 def flow_subscription(*, pk: int, case: str | None = None) -> Subscription | None:
@@ -278,22 +281,18 @@ def flow_subscription(*, pk: int, case: str | None = None) -> Subscription | Non
     return subscription
 
 
+_LOCKED_CASE_MODELS = (CancellationCase, Subscription, Customer, Plan, ExitReason)
+
+
 @functools.cache
 def _locked_case_statement() -> str:
-    quote = connection.ops.quote_name
-
-    def table(model) -> str:
-        return quote(model._meta.db_table)
-
-    parts = [("k", CancellationCase), ("s", Subscription), ("cu", Customer), ("pl", Plan)]
-    parts.append(("r", ExitReason))
-    columns = ", ".join(column for alias, model in parts for column in select_list(alias, model))
+    columns = _columns(list(zip(("k", "s", "cu", "pl", "r"), _LOCKED_CASE_MODELS, strict=True)))
     return (
-        f"SELECT {columns} FROM {table(CancellationCase)} k "
-        f"JOIN {table(Subscription)} s ON s.id = k.subscription_id "
-        f"JOIN {table(Customer)} cu ON cu.id = k.customer_id "
-        f"JOIN {table(Plan)} pl ON pl.id = s.plan_id "
-        f"LEFT JOIN {table(ExitReason)} r ON r.id = k.reason_id "
+        f"SELECT {columns} FROM {_table(CancellationCase)} k "
+        f"JOIN {_table(Subscription)} s ON s.id = k.subscription_id "
+        f"JOIN {_table(Customer)} cu ON cu.id = k.customer_id "
+        f"JOIN {_table(Plan)} pl ON pl.id = s.plan_id "
+        f"LEFT JOIN {_table(ExitReason)} r ON r.id = k.reason_id "
         "WHERE k.id = %s FOR UPDATE OF k"
     )
 
@@ -312,8 +311,7 @@ def case_for_update(*, pk: int) -> CancellationCase:
     row = prepared_row(_locked_case_statement(), [pk])
     if row is None:
         raise CancellationCase.DoesNotExist(f"no case {pk}")
-    models = (CancellationCase, Subscription, Customer, Plan, ExitReason)
-    case, subscription, customer, plan, reason = instances_from_row(models, row)
+    case, subscription, customer, plan, reason = instances_from_row(_LOCKED_CASE_MODELS, row)
     subscription.plan = plan
     if subscription.customer_id == customer.pk:
         subscription.customer = customer
@@ -345,10 +343,8 @@ def current_offers(*, case: CancellationCase) -> QuerySet[Offer]:
 
 @functools.cache
 def _offers_shown_statement() -> str:
-    table = connection.ops.quote_name(Offer._meta.db_table)
-    columns = ", ".join(select_list("o", Offer))
     return (
-        f"SELECT {columns} FROM {table} o "
+        f"SELECT {_columns([('o', Offer)])} FROM {_table(Offer)} o "
         "WHERE o.case_id = %s AND NOT o.withdrawn ORDER BY o.position"
     )
 

@@ -199,7 +199,8 @@ def _email_claim(email_id: int, *, early_first_attempt: bool = False) -> datetim
 def _record_sent(email: OutboundEmail) -> int:
     """Mark the email sent. The write does not wait for PostgreSQL's disk: a sender waited
     on that flush twice per email (the claim and this), which bounded a drain more than its
-    CPU did. Losing this record needs PostgreSQL itself to crash right after it; the email
+    CPU did. Losing this record needs PostgreSQL itself to crash (or fail over) right after
+    it; the email
     is then still claimed, and the lease settles it by its promise, as for a sender that
     stopped before recording (README "Delivery"). The claim does wait: an at-most-once
     email must never be sent under a claim that could be lost."""
